@@ -1,0 +1,1 @@
+"""Staff authentication, roles and permission checks."""

@@ -1,0 +1,31 @@
+"""Password hashing with argon2id."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.errors import ValidationFailed
+
+_HASHER = PasswordHasher()
+MIN_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    """Hash a new password after checking it is long enough."""
+    if len(password) < MIN_LENGTH:
+        raise ValidationFailed(
+            f"Password must be at least {MIN_LENGTH} characters", field="password"
+        )
+    return _HASHER.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _HASHER.check_needs_rehash(stored_hash)

@@ -1,0 +1,48 @@
+"""Who is acting, for which tenant, and the session scope check every service starts with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from db.engine import scope_session, set_rls_scope
+from core.clock import Clock, system_clock
+from core.errors import PermissionDenied
+
+PLATFORM = "*"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An authenticated staff user (or the system) acting inside one tenant."""
+
+    user_id: int | None
+    tenant_id: int | None
+    role: str
+    label: str
+    doctor_id: int | None = None
+    branch_id: int | None = None
+    clock: Clock = field(default=system_clock, compare=False, repr=False)
+
+    @classmethod
+    def system(cls, tenant_id: int | None, *, clock: Clock = system_clock) -> Actor:
+        """The actor for seeds, workers and migrations (all permissions, audited as 'system')."""
+        return cls(None, tenant_id, "system", "system", clock=clock)
+
+    def require_tenant(self) -> int:
+        if self.tenant_id is None:
+            raise PermissionDenied("This action needs a clinic context")
+        return self.tenant_id
+
+
+def tenant_of(session: Session, actor: Actor) -> int:
+    """Return the actor's tenant after checking the session is scoped to it."""
+    tenant = actor.require_tenant()
+    scope = session.info.get("tenant_id")
+    if scope is None:
+        scope_session(session, tenant)
+        set_rls_scope(session, session.connection())
+    elif scope != PLATFORM and str(scope) != str(tenant):
+        raise PermissionDenied("Session is scoped to another clinic")
+    return tenant

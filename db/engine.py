@@ -1,0 +1,110 @@
+"""Engine factory and the one ``transaction()`` that owns commits."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+ALL_TENANTS = "*"  # tenant scope for platform work (login, routing, seeding); RLS allows it
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """Create an engine tuned for its dialect."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, echo=echo)
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, echo=echo
+    )
+    return engine
+
+
+def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+        # Hand transaction control to SQLAlchemy (pysqlite's own BEGIN handling is broken
+        # for savepoints), then turn on WAL, foreign keys and a busy timeout.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the lock up front: a deferred BEGIN that later upgrades to a write
+        # can deadlock against another writer and fail with "database is locked".
+        readonly = conn.get_execution_options().get("qlink_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """An engine plus session factories; the composition root builds one per process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._readonly = sessionmaker(
+            engine.execution_options(qlink_readonly=True), expire_on_commit=False
+        )
+        # SQLite hands its write lock out unfairly (waits of seconds under contention);
+        # one in-process writer path keeps tail latency flat.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Database:
+        return cls(make_engine(url, **kwargs))
+
+    @contextmanager
+    def transaction(self, tenant_id: int | str | None, *, readonly: bool = False) -> Iterator[Session]:
+        """Open a session scoped to ``tenant_id``, commit on success, roll back on error."""
+        lock = None if readonly else self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            factory = self._readonly if readonly else self._sessions
+            with factory() as session:
+                scope_session(session, tenant_id)
+                with session.begin():
+                    yield session
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def scope_session(session: Session, tenant_id: int | str | None) -> None:
+    """Record the tenant scope; core filters queries by it and PostgreSQL RLS reads it."""
+    session.info["tenant_id"] = tenant_id
+
+
+def set_rls_scope(session: Session, connection: Any) -> None:
+    tenant = session.info.get("tenant_id")
+    if connection.dialect.name == "postgresql":
+        value = "" if tenant is None else str(tenant)
+        connection.exec_driver_sql(
+            "SELECT set_config('app.tenant_id', %(v)s, true)", {"v": value}
+        )
+
+
+@event.listens_for(Session, "after_begin")
+def _after_begin(session: Session, _transaction: Any, connection: Any) -> None:
+    set_rls_scope(session, connection)

@@ -1,0 +1,94 @@
+"""WhatsApp messages, conversation sessions, templates, the outbox and ratings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, BigId, CreatedMixin, IdMixin, JsonDoc, TenantMixin, UTCDateTime
+
+
+class WhatsAppMessage(IdMixin, TenantMixin, CreatedMixin, Base):
+    """Every inbound and outbound message with its delivery status."""
+
+    __tablename__ = "whatsapp_messages"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "wa_message_id"),
+        Index("ix_whatsapp_messages_contact", "tenant_id", "contact_key", "created_at"),
+    )
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    wa_message_id: Mapped[str | None] = mapped_column(String(128))
+    phone_number_id: Mapped[str] = mapped_column(String(32))
+    contact_key: Mapped[str] = mapped_column(String(140))  # wa_id or bsuid
+    patient_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("patients.id"))
+    msg_type: Mapped[str] = mapped_column(String(20))
+    template_name: Mapped[str | None] = mapped_column(String(120))
+    body: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)  # purged after retention
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_title: Mapped[str | None] = mapped_column(String(200))
+    pricing_category: Mapped[str | None] = mapped_column(String(30))
+    status_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outbox_id: Mapped[int | None] = mapped_column(BigId)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConversationSession(IdMixin, TenantMixin, CreatedMixin, Base):
+    """Per-contact state machine of the WhatsApp conversation and its 24-hour window."""
+
+    __tablename__ = "conversation_sessions"
+    __table_args__ = (UniqueConstraint("tenant_id", "contact_key"),)
+    contact_key: Mapped[str] = mapped_column(String(140))
+    patient_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("patients.id"))
+    state: Mapped[str] = mapped_column(String(40), default="idle")
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    last_inbound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class MessageTemplate(IdMixin, TenantMixin, CreatedMixin, Base):
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", "language"),)
+    name: Mapped[str] = mapped_column(String(120))
+    language: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(20))  # utility | marketing | authentication
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="approved")
+
+
+class OutboxMessage(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A side effect written in the same transaction as the change that caused it.
+
+    Workers claim rows by compare-and-set on ``status``; a lost nudge only delays delivery.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "dedupe_key"),
+        Index("ix_outbox_due", "status", "available_at"),
+    )
+    kind: Mapped[str] = mapped_column(String(40))  # whatsapp.now_serving, ...
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(String(160))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    available_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Rating(IdMixin, TenantMixin, CreatedMixin, Base):
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("tenant_id", "token_id"),)
+    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
+    doctor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("doctors.id"))
+    token_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("queue_tokens.id"))
+    score: Mapped[int] = mapped_column(SmallInteger)
+    feedback: Mapped[str | None] = mapped_column(Text)

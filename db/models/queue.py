@@ -1,0 +1,128 @@
+"""Queue tokens, their counters, doctor day-sessions and the append-only queue events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, BigId, CreatedMixin, IdMixin, JsonDoc, TenantMixin, UTCDateTime
+
+TOKEN_KINDS = ("walk_in", "booked", "follow_up", "emergency", "lab_return", "vip", "priority")
+TOKEN_STATUSES = (
+    "waiting", "called", "in_consultation", "at_lab", "done", "missed", "cancelled", "expired",
+)
+ACTIVE_TOKEN = "status IN ('waiting','called','in_consultation','at_lab')"
+
+
+class TokenCounter(TenantMixin, Base):
+    """Last number handed out per department and service day (row-locked on issue)."""
+
+    __tablename__ = "token_counters"
+    __table_args__ = (UniqueConstraint("tenant_id", "department_id", "service_date"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    department_id: Mapped[int] = mapped_column(BigId, ForeignKey("departments.id"))
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QueueToken(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A patient's place in a doctor's or department's queue for one service day."""
+
+    __tablename__ = "queue_tokens"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "department_id", "service_date", "number"),
+        # One active token per patient per queue (doctor-session or department pool).
+        Index(
+            "uq_queue_tokens_active_patient",
+            "tenant_id",
+            "patient_id",
+            "service_date",
+            "queue_key",
+            unique=True,
+            sqlite_where=text(ACTIVE_TOKEN),
+            postgresql_where=text(ACTIVE_TOKEN),
+        ),
+        Index("ix_queue_tokens_board", "tenant_id", "branch_id", "status", "number"),
+        Index("ix_queue_tokens_doctor_day", "tenant_id", "doctor_id", "service_date", "status"),
+        UniqueConstraint("tenant_id", "appointment_id"),
+        CheckConstraint(
+            "kind IN ('walk_in','booked','follow_up','emergency','lab_return','vip','priority')",
+            name="kind",
+        ),
+        CheckConstraint(
+            "status IN ('waiting','called','in_consultation','at_lab','done','missed',"
+            "'cancelled','expired')",
+            name="status",
+        ),
+    )
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    department_id: Mapped[int] = mapped_column(BigId, ForeignKey("departments.id"))
+    doctor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("doctors.id"))
+    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
+    appointment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    queue_key: Mapped[str] = mapped_column(String(40))  # "doctor:12:AM" or "dept:3"
+    number: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(16))  # ORT-014
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    source: Mapped[str] = mapped_column(String(16), default="reception")
+    room: Mapped[str | None] = mapped_column(String(40))
+    target_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # booked slot time
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    called_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    recall_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    eta_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    notified_eta_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    issued_by: Mapped[int | None] = mapped_column(BigId)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class DoctorSession(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A doctor's working state for one day at one branch (active, paused, delay)."""
+
+    __tablename__ = "doctor_sessions"
+    __table_args__ = (UniqueConstraint("tenant_id", "doctor_id", "branch_id", "service_date"),)
+    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    room: Mapped[str | None] = mapped_column(String(40))
+    paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    paused_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    delay_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class QueueEvent(TenantMixin, Base):
+    """Append-only record of every queue change; screens and messages replay these."""
+
+    __tablename__ = "queue_events"
+    __table_args__ = (
+        Index("ix_queue_events_branch_stream", "tenant_id", "branch_id", "id"),
+        Index("ix_queue_events_token", "tenant_id", "token_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    branch_id: Mapped[int] = mapped_column(BigId)
+    department_id: Mapped[int | None] = mapped_column(BigId)
+    doctor_id: Mapped[int | None] = mapped_column(BigId)
+    token_id: Mapped[int | None] = mapped_column(BigId)
+    type: Mapped[str] = mapped_column(String(32))  # TokenIssued, TokenCalled, ...
+    actor_id: Mapped[int | None] = mapped_column(BigId)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,118 @@
+"""Appointments, booking requests and the waiting list."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, BigId, CreatedMixin, IdMixin, TenantMixin, UTCDateTime, utcnow
+
+APPOINTMENT_STATUSES = (
+    "scheduled",
+    "checked_in",
+    "in_consultation",
+    "completed",
+    "cancelled",
+    "no_show",
+)
+# Cancelled appointments free their seat; every other status keeps holding it.
+SEAT_HOLDING = "status <> 'cancelled'"
+
+
+class Appointment(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A booked seat in a doctor's slot.
+
+    Double booking is prevented by the partial unique index on (doctor, slot start, seat) over
+    seat-holding rows; capacity above 1 means seats 1..capacity, and an overbook takes a seat
+    above capacity with ``overbooked`` set.
+    """
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        Index(
+            "uq_appointments_seat",
+            "tenant_id",
+            "doctor_id",
+            "slot_start",
+            "seat",
+            unique=True,
+            sqlite_where=text(SEAT_HOLDING),
+            postgresql_where=text(SEAT_HOLDING),
+        ),
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index("ix_appointments_day", "tenant_id", "branch_id", "service_date", "status"),
+        Index("ix_appointments_patient", "tenant_id", "patient_id", "slot_start"),
+        CheckConstraint("seat >= 1", name="seat"),
+        CheckConstraint("slot_start < slot_end", name="slot"),
+        CheckConstraint(
+            "status IN ('scheduled','checked_in','in_consultation','completed','cancelled','no_show')",
+            name="status",
+        ),
+    )
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    department_id: Mapped[int] = mapped_column(BigId, ForeignKey("departments.id"))
+    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
+    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
+    slot_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    slot_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    service_date: Mapped[dt.date] = mapped_column(Date)  # local date in the branch timezone
+    seat: Mapped[int] = mapped_column(SmallInteger, default=1)
+    overbooked: Mapped[bool] = mapped_column(Boolean, default=False)
+    visit_type: Mapped[str] = mapped_column(String(16), default="new")  # new | follow_up
+    source: Mapped[str] = mapped_column(String(16), default="reception")
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    reason: Mapped[str | None] = mapped_column(Text)
+    booked_by: Mapped[int | None] = mapped_column(BigId)
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    rescheduled_from_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    no_show_probability: Mapped[float | None] = mapped_column()
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BookingRequest(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A network-widget booking captured for staff to confirm (fallback mode)."""
+
+    __tablename__ = "booking_requests"
+    __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key"),)
+    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    department_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("departments.id"))
+    doctor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("doctors.id"))
+    preferred_date: Mapped[dt.date] = mapped_column(Date)
+    preferred_window: Mapped[str | None] = mapped_column(String(40))
+    patient_name: Mapped[str] = mapped_column(String(200))
+    phone_cipher: Mapped[bytes | None] = mapped_column()
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    appointment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    handled_by: Mapped[int | None] = mapped_column(BigId)
+
+
+class WaitlistEntry(IdMixin, TenantMixin, CreatedMixin, Base):
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "doctor_id", "on_date", "patient_id"),
+    )
+    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
+    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
+    on_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="waiting")
+    appointment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))

@@ -1,0 +1,112 @@
+"""Database fixtures parametrised over SQLite and PostgreSQL.
+
+PostgreSQL skips locally when unreachable and fails when CI=true. Each run gets a fresh
+database (PostgreSQL) or file (SQLite), migrated with Alembic like production.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+import db.scoping  # noqa: F401  (tenant criteria on every ORM query)
+from db.engine import ALL_TENANTS, Database, make_engine, scope_session
+from db.migrate import upgrade
+from tests.support import Clinic, make_clinic
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_ADMIN_URL = os.environ.get(
+    "QLINK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ["sqlite", "postgresql"]
+_ran: set[str] = set()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"qlink backends: {', '.join(BACKENDS)} (CI={CI})"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(f"qlink database backends exercised: {sorted(_ran) or 'none'}")
+
+
+def _unavailable(reason: str) -> None:
+    if CI:
+        pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    path = tmp_path_factory.mktemp("sqlite") / "qlink-test.db"
+    database = Database(make_engine(f"sqlite:///{path}"))
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgresql_db() -> Iterator[Database]:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"qlink_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        _unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.orig}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    database = Database(make_engine(url, pool_size=30))
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest) -> Database:
+    """A migrated database on each backend; what a test commits here stays committed."""
+    database: Database = request.getfixturevalue(f"_{request.param}_db")
+    _ran.add(request.param)
+    return database
+
+
+@pytest.fixture
+def pg_db(request: pytest.FixtureRequest) -> Database:
+    """The PostgreSQL database only (for RLS and row-lock tests)."""
+    database: Database = request.getfixturevalue("_postgresql_db")
+    _ran.add("postgresql")
+    return database
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    with db.engine.connect() as conn:
+        outer = conn.begin()
+        sess = Session(bind=conn, join_transaction_mode="create_savepoint",
+                       expire_on_commit=False)
+        scope_session(sess, ALL_TENANTS)  # personas of several clinics share it
+        try:
+            yield sess
+        finally:
+            sess.close()
+            outer.rollback()
+
+
+@pytest.fixture
+def clinic_a(session: Session) -> Clinic:
+    return make_clinic(session, "clinic-a")
+
+
+@pytest.fixture
+def clinic_b(session: Session) -> Clinic:
+    return make_clinic(session, "clinic-b")

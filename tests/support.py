@@ -1,0 +1,48 @@
+"""Personas built through real core commands: a clinic with staff of every role."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from core import tenancy
+from core.auth.users import actor_for, create_user
+from core.context import Actor
+from db.models import Branch, Department, Tenant
+
+
+@dataclass
+class Clinic:
+    tenant: Tenant
+    branch: Branch
+    department: Department
+    system: Actor
+    admin: Actor
+    receptionist: Actor
+    lab: Actor
+
+    @property
+    def tenant_id(self) -> int:
+        return self.tenant.id
+
+
+def make_clinic(session: Session, slug: str | None = None, *, timezone: str = "Asia/Kolkata") -> Clinic:
+    """Create a clinic with one branch, one department and staff, all via core."""
+    slug = slug or f"c-{uuid.uuid4().hex[:10]}"
+    platform = Actor.system(None)
+    tenant = tenancy.create_tenant(session, platform, slug=slug, name=f"Clinic {slug}",
+                                   timezone=timezone)
+    system = Actor.system(tenant.id)
+    branch = tenancy.create_branch(session, system, slug="main", name="Main branch")
+    dept = tenancy.create_department(session, system, branch_id=branch.id, code="GEN",
+                                     name="General Medicine")
+
+    def staff(role: str) -> Actor:
+        user = create_user(session, system, username=f"{role}.{slug}", password="correct-horse-1",
+                           full_name=f"{role.title()} of {slug}", role=role, branch_id=branch.id)
+        return actor_for(user)
+
+    return Clinic(tenant, branch, dept, system, staff("clinic_admin"), staff("receptionist"),
+                  staff("lab_technician"))
