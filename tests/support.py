@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -10,7 +11,8 @@ from sqlalchemy.orm import Session
 from core import tenancy
 from core.auth.users import actor_for, create_user
 from core.context import Actor
-from db.models import Branch, Department, Tenant
+from core.scheduling.doctors import add_weekly_schedule, create_doctor
+from db.models import Branch, Department, Doctor, Tenant
 
 
 @dataclass
@@ -46,3 +48,18 @@ def make_clinic(session: Session, slug: str | None = None, *, timezone: str = "A
 
     return Clinic(tenant, branch, dept, system, staff("clinic_admin"), staff("receptionist"),
                   staff("lab_technician"))
+
+
+def add_doctor(
+    session: Session, clinic: Clinic, *, name: str = "Dr. Asha Rao", fee_minor: int = 50000,
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4), slot_minutes: int = 30,
+) -> Doctor:
+    """A doctor working Mon-Fri 09:00-17:00 with lunch 13:00-14:00 (the SPEC's example)."""
+    doctor = create_doctor(session, clinic.admin, department_id=clinic.department.id,
+                           full_name=name, specialization="General Physician",
+                           fee_minor=fee_minor, default_room="Room 1",
+                           default_slot_minutes=slot_minutes)
+    add_weekly_schedule(session, clinic.admin, doctor_id=doctor.id, branch_id=clinic.branch.id,
+                        weekdays=weekdays, start=dt.time(9), end=dt.time(17),
+                        slot_minutes=slot_minutes, breaks=[(dt.time(13), dt.time(14))])
+    return doctor

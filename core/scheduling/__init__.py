@@ -1,0 +1,1 @@
+"""Doctors, schedules, slots and booking."""
