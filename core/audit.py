@@ -69,8 +69,19 @@ def entry_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-_HASHED = ("tenant_id", "chain", "seq", "actor_id", "actor_label", "action", "entity",
-           "entity_id", "detail", "created_at", "prev_hash")
+_HASHED = (
+    "tenant_id",
+    "chain",
+    "seq",
+    "actor_id",
+    "actor_label",
+    "action",
+    "entity",
+    "entity_id",
+    "detail",
+    "created_at",
+    "prev_hash",
+)
 
 
 @dataclass(frozen=True)

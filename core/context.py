@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from db.engine import scope_session, set_rls_scope
 from core.clock import Clock, system_clock
 from core.errors import PermissionDenied
+from db.engine import scope_session, set_rls_scope
 
 PLATFORM = "*"
 

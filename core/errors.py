@@ -65,7 +65,9 @@ class SlotTaken(DomainError):
 
     code = "slot_taken"
 
-    def __init__(self, message: str = "Slot just taken", *, alternatives: Sequence[Any] = ()) -> None:
+    def __init__(
+        self, message: str = "Slot just taken", *, alternatives: Sequence[Any] = ()
+    ) -> None:
         super().__init__(message, alternatives=list(alternatives))
         self.alternatives = list(alternatives)
 

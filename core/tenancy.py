@@ -20,7 +20,12 @@ _DEPT_CODE = re.compile(r"^[A-Z]{2,6}$")
 
 
 def create_tenant(
-    session: Session, actor: Actor, *, slug: str, name: str, timezone: str = "Asia/Kolkata",
+    session: Session,
+    actor: Actor,
+    *,
+    slug: str,
+    name: str,
+    timezone: str = "Asia/Kolkata",
     settings: dict[str, Any] | None = None,
 ) -> Tenant:
     """Create a clinic (platform action)."""
@@ -29,8 +34,9 @@ def create_tenant(
     _check_timezone(timezone)
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
         raise Conflict(f"A clinic with slug {slug!r} already exists")
-    tenant = Tenant(slug=slug, name=_required(name, "name"), timezone=timezone,
-                    settings=settings or {})
+    tenant = Tenant(
+        slug=slug, name=_required(name, "name"), timezone=timezone, settings=settings or {}
+    )
     session.add(tenant)
     session.flush()
     audit.record(session, actor, "tenant.create", entity="tenant", entity_id=tenant.id)
@@ -38,8 +44,14 @@ def create_tenant(
 
 
 def create_branch(
-    session: Session, actor: Actor, *, slug: str, name: str, address: str | None = None,
-    timezone: str | None = None, signage_language: str = "en-IN",
+    session: Session,
+    actor: Actor,
+    *,
+    slug: str,
+    name: str,
+    address: str | None = None,
+    timezone: str | None = None,
+    signage_language: str = "en-IN",
 ) -> Branch:
     """Add a branch to the actor's clinic."""
     require(actor, "settings.write")
@@ -50,8 +62,14 @@ def create_branch(
     exists = select(Branch.id).where(Branch.tenant_id == tenant_id, Branch.slug == slug)
     if session.scalar(exists):
         raise Conflict(f"Branch {slug!r} already exists")
-    branch = Branch(tenant_id=tenant_id, slug=slug, name=_required(name, "name"),
-                    address=address, timezone=timezone, signage_language=signage_language)
+    branch = Branch(
+        tenant_id=tenant_id,
+        slug=slug,
+        name=_required(name, "name"),
+        address=address,
+        timezone=timezone,
+        signage_language=signage_language,
+    )
     session.add(branch)
     session.flush()
     audit.record(session, actor, "branch.create", entity="branch", entity_id=branch.id)
@@ -59,7 +77,12 @@ def create_branch(
 
 
 def create_department(
-    session: Session, actor: Actor, *, branch_id: int, code: str, name: str,
+    session: Session,
+    actor: Actor,
+    *,
+    branch_id: int,
+    code: str,
+    name: str,
     allocation_strategy: str = "shortest_wait",
 ) -> Department:
     """Add a department (its code prefixes token numbers, e.g. ORT-014)."""
@@ -70,13 +93,19 @@ def create_department(
     if not _DEPT_CODE.match(code):
         raise ValidationFailed("Department code must be 2-6 letters, e.g. ORT", field="code")
     taken = select(Department.id).where(
-        Department.tenant_id == tenant_id, Department.branch_id == branch_id,
+        Department.tenant_id == tenant_id,
+        Department.branch_id == branch_id,
         Department.code == code,
     )
     if session.scalar(taken):
         raise Conflict(f"Department code {code} is already used at this branch")
-    dept = Department(tenant_id=tenant_id, branch_id=branch_id, code=code,
-                      name=_required(name, "name"), allocation_strategy=allocation_strategy)
+    dept = Department(
+        tenant_id=tenant_id,
+        branch_id=branch_id,
+        code=code,
+        name=_required(name, "name"),
+        allocation_strategy=allocation_strategy,
+    )
     session.add(dept)
     session.flush()
     audit.record(session, actor, "department.create", entity="department", entity_id=dept.id)
@@ -84,7 +113,11 @@ def create_department(
 
 
 def register_whatsapp_number(
-    session: Session, actor: Actor, *, phone_number_id: str, branch_id: int,
+    session: Session,
+    actor: Actor,
+    *,
+    phone_number_id: str,
+    branch_id: int,
     display_number: str | None = None,
 ) -> WhatsAppNumber:
     """Route Meta's ``phone_number_id`` to a branch of the actor's clinic."""
@@ -144,9 +177,7 @@ def tenant_timezone(session: Session, tenant_id: int, branch: Branch | None = No
 
 def _check_slug(slug: str) -> None:
     if not _SLUG.match(slug):
-        raise ValidationFailed(
-            "Slug must be 2-39 lowercase letters, digits or '-'", field="slug"
-        )
+        raise ValidationFailed("Slug must be 2-39 lowercase letters, digits or '-'", field="slug")
 
 
 def _check_timezone(name: str) -> None:

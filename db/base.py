@@ -20,7 +20,9 @@ NAMING_CONVENTION = {
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY aliases the rowid).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-JsonDoc = JSON().with_variant(postgresql.JSONB(), "postgresql").with_variant(sqlite.JSON(), "sqlite")
+JsonDoc = (
+    JSON().with_variant(postgresql.JSONB(), "postgresql").with_variant(sqlite.JSON(), "sqlite")
+)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

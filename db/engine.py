@@ -72,7 +72,9 @@ class Database:
         return cls(make_engine(url, **kwargs))
 
     @contextmanager
-    def transaction(self, tenant_id: int | str | None, *, readonly: bool = False) -> Iterator[Session]:
+    def transaction(
+        self, tenant_id: int | str | None, *, readonly: bool = False
+    ) -> Iterator[Session]:
         """Open a session scoped to ``tenant_id``, commit on success, roll back on error."""
         lock = None if readonly else self._write_lock
         if lock is not None:
@@ -100,9 +102,7 @@ def set_rls_scope(session: Session, connection: Any) -> None:
     tenant = session.info.get("tenant_id")
     if connection.dialect.name == "postgresql":
         value = "" if tenant is None else str(tenant)
-        connection.exec_driver_sql(
-            "SELECT set_config('app.tenant_id', %(v)s, true)", {"v": value}
-        )
+        connection.exec_driver_sql("SELECT set_config('app.tenant_id', %(v)s, true)", {"v": value})
 
 
 @event.listens_for(Session, "after_begin")

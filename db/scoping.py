@@ -20,7 +20,5 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
         return
     tid = int(tenant)
     state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantMixin, lambda cls: cls.tenant_id == tid, include_aliases=True
-        )
+        with_loader_criteria(TenantMixin, lambda cls: cls.tenant_id == tid, include_aliases=True)
     )

@@ -40,8 +40,10 @@ class Settings:
         return bool(self.whatsapp_access_token and self.whatsapp_graph_url)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, var_dir: Path | None = None) -> Settings:
-        """Build settings from ``env`` (default ``os.environ``), creating local secrets if absent."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, var_dir: Path | None = None
+    ) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); create local secrets if absent."""
         env = os.environ if env is None else env
         var = Path(var_dir or env.get("QLINK_VAR_DIR", "var")).resolve()
         url = env.get("QLINK_DATABASE_URL") or f"sqlite:///{var / 'qlink.db'}"

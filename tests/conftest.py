@@ -15,11 +15,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-import db.scoping  # noqa: F401  (tenant criteria on every ORM query)
+import db.scoping
+from core.auth.passwords import use_cheap_parameters_for_tests
 from db.engine import ALL_TENANTS, Database, make_engine, scope_session
 from db.migrate import upgrade
 from tests.support import Clinic, make_clinic
 
+use_cheap_parameters_for_tests()
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get(
     "QLINK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -92,8 +94,7 @@ def session(db: Database) -> Iterator[Session]:
     """A session inside an outer transaction that is rolled back after the test."""
     with db.engine.connect() as conn:
         outer = conn.begin()
-        sess = Session(bind=conn, join_transaction_mode="create_savepoint",
-                       expire_on_commit=False)
+        sess = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
         scope_session(sess, ALL_TENANTS)  # personas of several clinics share it
         try:
             yield sess

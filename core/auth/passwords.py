@@ -11,6 +11,12 @@ _HASHER = PasswordHasher()
 MIN_LENGTH = 8
 
 
+def use_cheap_parameters_for_tests() -> None:
+    """Lower argon2's cost so test personas are cheap; never call this in a running clinic."""
+    global _HASHER
+    _HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 def hash_password(password: str) -> str:
     """Hash a new password after checking it is long enough."""
     if len(password) < MIN_LENGTH:

@@ -8,28 +8,58 @@ from core.errors import PermissionDenied
 ROLES = ("platform_admin", "clinic_admin", "receptionist", "doctor", "lab_technician", "patient")
 
 _FRONT_DESK = {
-    "patient.read", "patient.write", "patient.search",
-    "appointment.read", "appointment.book", "appointment.cancel", "appointment.overbook",
-    "queue.read", "queue.issue", "queue.call", "queue.manage",
-    "billing.read", "billing.write", "billing.collect",
+    "patient.read",
+    "patient.write",
+    "patient.search",
+    "appointment.read",
+    "appointment.book",
+    "appointment.cancel",
+    "appointment.overbook",
+    "queue.read",
+    "queue.issue",
+    "queue.call",
+    "queue.manage",
+    "billing.read",
+    "billing.write",
+    "billing.collect",
     "schedule.read",
 }
 _CLINICAL = {
-    "clinical.read", "clinical.write", "diagnosis.write", "prescription.write",
-    "lab.order", "lab.read",
+    "clinical.read",
+    "clinical.write",
+    "diagnosis.write",
+    "prescription.write",
+    "lab.order",
+    "lab.read",
 }
 PERMISSIONS: dict[str, frozenset[str]] = {
     "platform_admin": frozenset({"platform.manage", "tenant.manage", "audit.read"}),
     "clinic_admin": frozenset(
         _FRONT_DESK
-        | {"schedule.write", "doctor.write", "user.write", "settings.write", "audit.read",
-           "report.read", "billing.void", "patient.erase"}
+        | {
+            "schedule.write",
+            "doctor.write",
+            "user.write",
+            "settings.write",
+            "audit.read",
+            "report.read",
+            "billing.void",
+            "patient.erase",
+        }
     ),
     "receptionist": frozenset(_FRONT_DESK),
     "doctor": frozenset(
         _CLINICAL
-        | {"patient.read", "patient.search", "patient.write", "appointment.read", "queue.read",
-           "queue.call", "schedule.read", "report.read"}
+        | {
+            "patient.read",
+            "patient.search",
+            "patient.write",
+            "appointment.read",
+            "queue.read",
+            "queue.call",
+            "schedule.read",
+            "report.read",
+        }
     ),
     "lab_technician": frozenset(
         {"patient.read", "patient.search", "lab.read", "lab.result", "queue.read"}

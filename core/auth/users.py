@@ -42,7 +42,9 @@ def create_user(
         raise ValidationFailed("Only the platform may create platform admins", field="role")
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        raise ValidationFailed("Username may use letters, digits, '.', '-' and '_'", field="username")
+        raise ValidationFailed(
+            "Username may use letters, digits, '.', '-' and '_'", field="username"
+        )
     tenant_id = None if role == "platform_admin" else actor.require_tenant()
     taken = session.scalar(
         select(User.id).where(User.tenant_id == tenant_id, User.username == username)
@@ -50,13 +52,19 @@ def create_user(
     if taken:
         raise Conflict(f"Username {username!r} is already in use")
     user = User(
-        tenant_id=tenant_id, username=username, full_name=full_name.strip(), role=role,
-        password_hash=hash_password(password), doctor_id=doctor_id, branch_id=branch_id,
+        tenant_id=tenant_id,
+        username=username,
+        full_name=full_name.strip(),
+        role=role,
+        password_hash=hash_password(password),
+        doctor_id=doctor_id,
+        branch_id=branch_id,
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor, "user.create", entity="user", entity_id=user.id,
-                 detail={"role": role})
+    audit.record(
+        session, actor, "user.create", entity="user", entity_id=user.id, detail={"role": role}
+    )
     return user
 
 
@@ -76,7 +84,11 @@ class LoginAttempt:
 
 
 def authenticate(
-    session: Session, *, username: str, password: str, clinic: str | None = None,
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    clinic: str | None = None,
     now: dt.datetime,
 ) -> LoginAttempt:
     """Check credentials and open a session for the user.
@@ -93,8 +105,9 @@ def authenticate(
         verify_password(_DUMMY_HASH, password)  # same cost whether or not the user exists
         return LoginAttempt(error=AuthenticationFailed("Wrong username or password"))
     if user.locked_until and user.locked_until > now:
-        return LoginAttempt(error=AuthenticationFailed(
-            "Account locked after repeated failures; try again later"))
+        return LoginAttempt(
+            error=AuthenticationFailed("Account locked after repeated failures; try again later")
+        )
     if not user.active or not verify_password(user.password_hash, password):
         _note_failure(session, user, now)
         return LoginAttempt(error=AuthenticationFailed("Wrong username or password"))
@@ -102,8 +115,15 @@ def authenticate(
         user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     secret = secrets.token_urlsafe(32)
-    session.add(UserSession(tenant_id=user.tenant_id, user_id=user.id, token_hash=_digest(secret),
-                            last_seen_at=now, expires_at=now + IDLE_TIMEOUT))
+    session.add(
+        UserSession(
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            token_hash=_digest(secret),
+            last_seen_at=now,
+            expires_at=now + IDLE_TIMEOUT,
+        )
+    )
     actor = actor_for(user)
     audit.record(session, actor, "auth.login", entity="user", entity_id=user.id)
     return LoginAttempt(actor=actor, secret=secret)
@@ -128,8 +148,14 @@ def sign_out(session: Session, secret: str, *, now: dt.datetime) -> None:
 
 
 def actor_for(user: User) -> Actor:
-    return Actor(user.id, user.tenant_id, user.role, f"{user.role}:{user.username}",
-                 doctor_id=user.doctor_id, branch_id=user.branch_id)
+    return Actor(
+        user.id,
+        user.tenant_id,
+        user.role,
+        f"{user.role}:{user.username}",
+        doctor_id=user.doctor_id,
+        branch_id=user.branch_id,
+    )
 
 
 def _find_user(session: Session, username: str, clinic: str | None) -> User | None:
@@ -146,8 +172,14 @@ def _note_failure(session: Session, user: User, now: dt.datetime) -> None:
     user.failed_logins += 1
     if user.failed_logins >= MAX_FAILED_LOGINS:
         user.locked_until = now + LOCKOUT
-    audit.record(session, actor_for(user), "auth.failed", entity="user", entity_id=user.id,
-                 detail={"failed_logins": user.failed_logins})
+    audit.record(
+        session,
+        actor_for(user),
+        "auth.failed",
+        entity="user",
+        entity_id=user.id,
+        detail={"failed_logins": user.failed_logins},
+    )
 
 
 def _digest(secret: str) -> str:

@@ -26,9 +26,17 @@ TimeRange = tuple[dt.time, dt.time]
 
 
 def create_doctor(
-    session: Session, actor: Actor, *, department_id: int, full_name: str, specialization: str,
-    fee_minor: int, qualification: str | None = None, default_room: str | None = None,
-    default_slot_minutes: int = 15, branch_ids: Sequence[int] = (),
+    session: Session,
+    actor: Actor,
+    *,
+    department_id: int,
+    full_name: str,
+    specialization: str,
+    fee_minor: int,
+    qualification: str | None = None,
+    default_room: str | None = None,
+    default_slot_minutes: int = 15,
+    branch_ids: Sequence[int] = (),
 ) -> Doctor:
     """Add a doctor to a department and the branches they practise at."""
     require(actor, "doctor.write")
@@ -39,10 +47,16 @@ def create_doctor(
     if fee_minor < 0:
         raise ValidationFailed("Fee cannot be negative", field="fee_minor")
     _check_slot_minutes(default_slot_minutes)
-    doctor = Doctor(tenant_id=tenant_id, department_id=dept.id, full_name=full_name.strip(),
-                    specialization=specialization.strip(), qualification=qualification,
-                    fee_minor=fee_minor, default_room=default_room,
-                    default_slot_minutes=default_slot_minutes)
+    doctor = Doctor(
+        tenant_id=tenant_id,
+        department_id=dept.id,
+        full_name=full_name.strip(),
+        specialization=specialization.strip(),
+        qualification=qualification,
+        fee_minor=fee_minor,
+        default_room=default_room,
+        default_slot_minutes=default_slot_minutes,
+    )
     session.add(doctor)
     session.flush()
     for branch_id in branch_ids or (dept.branch_id,):
@@ -59,9 +73,13 @@ def assign_branch(
     tenant_id = tenant_of(session, actor)
     access_doctor(session, actor, doctor_id)
     access_branch(session, actor, branch_id)
-    link = session.scalar(select(DoctorBranch).where(
-        DoctorBranch.tenant_id == tenant_id, DoctorBranch.doctor_id == doctor_id,
-        DoctorBranch.branch_id == branch_id))
+    link = session.scalar(
+        select(DoctorBranch).where(
+            DoctorBranch.tenant_id == tenant_id,
+            DoctorBranch.doctor_id == doctor_id,
+            DoctorBranch.branch_id == branch_id,
+        )
+    )
     if link is None:
         link = DoctorBranch(tenant_id=tenant_id, doctor_id=doctor_id, branch_id=branch_id)
         session.add(link)
@@ -80,9 +98,18 @@ def access_doctor(session: Session, actor: Actor, doctor_id: int) -> Doctor:
 
 
 def add_weekly_schedule(
-    session: Session, actor: Actor, *, doctor_id: int, branch_id: int, weekdays: Sequence[int],
-    start: dt.time, end: dt.time, slot_minutes: int, breaks: Sequence[TimeRange] = (),
-    capacity: int = 1, room: str | None = None,
+    session: Session,
+    actor: Actor,
+    *,
+    doctor_id: int,
+    branch_id: int,
+    weekdays: Sequence[int],
+    start: dt.time,
+    end: dt.time,
+    slot_minutes: int,
+    breaks: Sequence[TimeRange] = (),
+    capacity: int = 1,
+    room: str | None = None,
 ) -> list[DoctorSchedule]:
     """Add one working window (with breaks) on each of ``weekdays`` (Monday = 0).
 
@@ -97,24 +124,51 @@ def add_weekly_schedule(
     rows = []
     for weekday in sorted(set(weekdays)):
         _reject_overlap(session, tenant_id, doctor_id, weekday, start, end)
-        row = DoctorSchedule(tenant_id=tenant_id, doctor_id=doctor_id, branch_id=branch_id,
-                             weekday=weekday, start_time=start, end_time=end,
-                             slot_minutes=slot_minutes, capacity=capacity, room=room)
+        row = DoctorSchedule(
+            tenant_id=tenant_id,
+            doctor_id=doctor_id,
+            branch_id=branch_id,
+            weekday=weekday,
+            start_time=start,
+            end_time=end,
+            slot_minutes=slot_minutes,
+            capacity=capacity,
+            room=room,
+        )
         session.add(row)
         session.flush()
         for b_start, b_end in breaks:
-            session.add(ScheduleBreak(tenant_id=tenant_id, schedule_id=row.id,
-                                      start_time=b_start, end_time=b_end, label="Break"))
+            session.add(
+                ScheduleBreak(
+                    tenant_id=tenant_id,
+                    schedule_id=row.id,
+                    start_time=b_start,
+                    end_time=b_end,
+                    label="Break",
+                )
+            )
         rows.append(row)
     session.flush()
-    audit.record(session, actor, "schedule.add", entity="doctor", entity_id=doctor_id,
-                 detail={"weekdays": sorted(set(weekdays)), "branch_id": branch_id})
+    audit.record(
+        session,
+        actor,
+        "schedule.add",
+        entity="doctor",
+        entity_id=doctor_id,
+        detail={"weekdays": sorted(set(weekdays)), "branch_id": branch_id},
+    )
     return rows
 
 
 def add_leave(
-    session: Session, actor: Actor, *, doctor_id: int, start_date: dt.date, end_date: dt.date,
-    start_time: dt.time | None = None, end_time: dt.time | None = None,
+    session: Session,
+    actor: Actor,
+    *,
+    doctor_id: int,
+    start_date: dt.date,
+    end_date: dt.date,
+    start_time: dt.time | None = None,
+    end_time: dt.time | None = None,
     reason: str | None = None,
 ) -> DoctorLeave:
     """Mark a doctor unavailable for whole days, or for a time range on those days."""
@@ -127,20 +181,42 @@ def add_leave(
         start_time and end_time and start_time >= end_time
     ):
         raise ValidationFailed("Give both start and end time, start before end", field="end_time")
-    leave = DoctorLeave(tenant_id=tenant_id, doctor_id=doctor_id, start_date=start_date,
-                        end_date=end_date, start_time=start_time, end_time=end_time,
-                        reason=reason, created_by=actor.user_id)
+    leave = DoctorLeave(
+        tenant_id=tenant_id,
+        doctor_id=doctor_id,
+        start_date=start_date,
+        end_date=end_date,
+        start_time=start_time,
+        end_time=end_time,
+        reason=reason,
+        created_by=actor.user_id,
+    )
     session.add(leave)
     session.flush()
-    audit.record(session, actor, "leave.add", entity="doctor", entity_id=doctor_id,
-                 detail={"from": start_date.isoformat(), "to": end_date.isoformat()})
+    audit.record(
+        session,
+        actor,
+        "leave.add",
+        entity="doctor",
+        entity_id=doctor_id,
+        detail={"from": start_date.isoformat(), "to": end_date.isoformat()},
+    )
     return leave
 
 
 def set_override(
-    session: Session, actor: Actor, *, doctor_id: int, branch_id: int, on_date: dt.date,
-    start: dt.time, end: dt.time, slot_minutes: int, breaks: Sequence[TimeRange] = (),
-    capacity: int = 1, room: str | None = None,
+    session: Session,
+    actor: Actor,
+    *,
+    doctor_id: int,
+    branch_id: int,
+    on_date: dt.date,
+    start: dt.time,
+    end: dt.time,
+    slot_minutes: int,
+    breaks: Sequence[TimeRange] = (),
+    capacity: int = 1,
+    room: str | None = None,
 ) -> ScheduleOverride:
     """Replace the weekly schedule at a branch for one date (create or update)."""
     require(actor, "schedule.write")
@@ -148,38 +224,62 @@ def set_override(
     access_doctor(session, actor, doctor_id)
     access_branch(session, actor, branch_id)
     _check_window(start, end, slot_minutes, breaks, capacity, (on_date.weekday(),))
-    row = session.scalar(select(ScheduleOverride).where(
-        ScheduleOverride.tenant_id == tenant_id, ScheduleOverride.doctor_id == doctor_id,
-        ScheduleOverride.branch_id == branch_id, ScheduleOverride.on_date == on_date))
+    row = session.scalar(
+        select(ScheduleOverride).where(
+            ScheduleOverride.tenant_id == tenant_id,
+            ScheduleOverride.doctor_id == doctor_id,
+            ScheduleOverride.branch_id == branch_id,
+            ScheduleOverride.on_date == on_date,
+        )
+    )
     if row is None:
-        row = ScheduleOverride(tenant_id=tenant_id, doctor_id=doctor_id, branch_id=branch_id,
-                               on_date=on_date)
+        row = ScheduleOverride(
+            tenant_id=tenant_id, doctor_id=doctor_id, branch_id=branch_id, on_date=on_date
+        )
         session.add(row)
     row.start_time, row.end_time, row.slot_minutes = start, end, slot_minutes
     row.capacity, row.room = capacity, room
     row.breaks = [[b.strftime("%H:%M"), e.strftime("%H:%M")] for b, e in breaks]
     session.flush()
-    audit.record(session, actor, "schedule.override", entity="doctor", entity_id=doctor_id,
-                 detail={"date": on_date.isoformat()})
+    audit.record(
+        session,
+        actor,
+        "schedule.override",
+        entity="doctor",
+        entity_id=doctor_id,
+        detail={"date": on_date.isoformat()},
+    )
     return row
 
 
 def _reject_overlap(
     session: Session, tenant_id: int, doctor_id: int, weekday: int, start: dt.time, end: dt.time
 ) -> None:
-    clash = session.scalar(select(DoctorSchedule.id).where(
-        DoctorSchedule.tenant_id == tenant_id, DoctorSchedule.doctor_id == doctor_id,
-        DoctorSchedule.weekday == weekday, DoctorSchedule.active.is_(True),
-        DoctorSchedule.start_time < end, DoctorSchedule.end_time > start))
+    clash = session.scalar(
+        select(DoctorSchedule.id).where(
+            DoctorSchedule.tenant_id == tenant_id,
+            DoctorSchedule.doctor_id == doctor_id,
+            DoctorSchedule.weekday == weekday,
+            DoctorSchedule.active.is_(True),
+            DoctorSchedule.start_time < end,
+            DoctorSchedule.end_time > start,
+        )
+    )
     if clash:
         raise ScheduleOverlap(
             "This window overlaps the doctor's existing schedule on that weekday",
-            field="start", weekday=weekday)
+            field="start",
+            weekday=weekday,
+        )
 
 
 def _check_window(
-    start: dt.time, end: dt.time, slot_minutes: int, breaks: Sequence[TimeRange],
-    capacity: int, weekdays: Sequence[int],
+    start: dt.time,
+    end: dt.time,
+    slot_minutes: int,
+    breaks: Sequence[TimeRange],
+    capacity: int,
+    weekdays: Sequence[int],
 ) -> None:
     if start >= end:
         raise ValidationFailed("Start must be before end", field="start")

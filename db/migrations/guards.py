@@ -14,17 +14,14 @@ APPEND_ONLY = ("audit_log", "queue_events")
 
 # The app sets app.tenant_id per transaction; '*' is the explicit platform scope.
 _SETTING = "current_setting('app.tenant_id', true)"
-_POLICY = (
-    f"({_SETTING} = '*' OR tenant_id = NULLIF(NULLIF({_SETTING}, ''), '*')::bigint)"
-)
+_POLICY = f"({_SETTING} = '*' OR tenant_id = NULLIF(NULLIF({_SETTING}, ''), '*')::bigint)"
 
 
 def tenant_tables() -> list[str]:
-    return sorted(
-        m.local_table.name  # type: ignore[attr-defined]
-        for m in Base.registry.mappers
-        if issubclass(m.class_, TenantMixin)
-    ) + ["users", "user_sessions"]
+    scoped = [
+        m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, TenantMixin)
+    ]
+    return sorted([*scoped, "audit_log", "user_sessions", "users"])
 
 
 def install_guards(conn: Connection) -> None:
@@ -50,7 +47,7 @@ def remove_guards(conn: Connection) -> None:
 
 def _install_postgres(conn: Connection) -> None:
     for table in tenant_tables():
-        # users/user_sessions hold platform admins with a NULL tenant: visible only under '*'.
+        # Rows with a NULL tenant (platform admins, platform audit) are visible only under '*'.
         conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         conn.exec_driver_sql(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
         conn.exec_driver_sql(

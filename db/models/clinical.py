@@ -87,9 +87,7 @@ class Prescription(_Versioned, Base):
 
 class PrescriptionItem(IdMixin, TenantMixin, Base):
     __tablename__ = "prescription_items"
-    prescription_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("prescriptions.id"), index=True
-    )
+    prescription_id: Mapped[int] = mapped_column(BigId, ForeignKey("prescriptions.id"), index=True)
     position: Mapped[int] = mapped_column(SmallInteger)
     medicine: Mapped[str] = mapped_column(String(200))
     strength: Mapped[str | None] = mapped_column(String(60))

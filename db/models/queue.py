@@ -22,7 +22,14 @@ from db.base import Base, BigId, CreatedMixin, IdMixin, JsonDoc, TenantMixin, UT
 
 TOKEN_KINDS = ("walk_in", "booked", "follow_up", "emergency", "lab_return", "vip", "priority")
 TOKEN_STATUSES = (
-    "waiting", "called", "in_consultation", "at_lab", "done", "missed", "cancelled", "expired",
+    "waiting",
+    "called",
+    "in_consultation",
+    "at_lab",
+    "done",
+    "missed",
+    "cancelled",
+    "expired",
 )
 ACTIVE_TOKEN = "status IN ('waiting','called','in_consultation','at_lab')"
 

@@ -58,7 +58,8 @@ class Appointment(IdMixin, TenantMixin, CreatedMixin, Base):
         CheckConstraint("seat >= 1", name="seat"),
         CheckConstraint("slot_start < slot_end", name="slot"),
         CheckConstraint(
-            "status IN ('scheduled','checked_in','in_consultation','completed','cancelled','no_show')",
+            "status IN ('scheduled','checked_in','in_consultation','completed',"
+            "'cancelled','no_show')",
             name="status",
         ),
     )
@@ -108,9 +109,7 @@ class BookingRequest(IdMixin, TenantMixin, CreatedMixin, Base):
 
 class WaitlistEntry(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "waitlist_entries"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "doctor_id", "on_date", "patient_id"),
-    )
+    __table_args__ = (UniqueConstraint("tenant_id", "doctor_id", "on_date", "patient_id"),)
     doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
     patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
     on_date: Mapped[dt.date] = mapped_column(Date)

@@ -27,8 +27,9 @@ def test_scoped_session_never_returns_other_tenants_rows(session, clinic_a, clin
 
 def test_duplicate_department_code_is_a_conflict(session, clinic_a):
     with pytest.raises(Conflict):
-        tenancy.create_department(session, clinic_a.admin, branch_id=clinic_a.branch.id,
-                                  code="gen", name="Again")
+        tenancy.create_department(
+            session, clinic_a.admin, branch_id=clinic_a.branch.id, code="gen", name="Again"
+        )
 
 
 def test_bad_slug_is_rejected(session, clinic_a):
