@@ -52,6 +52,17 @@ class Appointment(IdMixin, TenantMixin, CreatedMixin, Base):
             sqlite_where=text(SEAT_HOLDING),
             postgresql_where=text(SEAT_HOLDING),
         ),
+        # One patient cannot hold two seats of the same slot, even at capacity above 1.
+        Index(
+            "uq_appointments_patient_slot",
+            "tenant_id",
+            "doctor_id",
+            "slot_start",
+            "patient_id",
+            unique=True,
+            sqlite_where=text(SEAT_HOLDING),
+            postgresql_where=text(SEAT_HOLDING),
+        ),
         UniqueConstraint("tenant_id", "idempotency_key"),
         Index("ix_appointments_day", "tenant_id", "branch_id", "service_date", "status"),
         Index("ix_appointments_patient", "tenant_id", "patient_id", "slot_start"),

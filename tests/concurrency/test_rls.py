@@ -20,7 +20,9 @@ def two_clinics(pg_db):
         exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": ROLE})
         if exists.first() is None:
             conn.exec_driver_sql(f"CREATE ROLE {ROLE} NOLOGIN")
-        conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {ROLE}")
+        conn.exec_driver_sql(
+            f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {ROLE}"
+        )
         conn.exec_driver_sql(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {ROLE}")
     return pg_db, a, b
 

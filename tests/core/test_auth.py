@@ -19,7 +19,8 @@ def login(session, clinic, password, *, username=None, now=NOW):
 def test_correct_password_signs_in_with_role(session, clinic_a):
     actor, secret = login(session, clinic_a, "correct-horse-1").unwrap()
     assert actor.role == "receptionist" and actor.tenant_id == clinic_a.tenant_id
-    assert resume_session(session, secret, now=NOW + dt.timedelta(minutes=5)).user_id == actor.user_id
+    resumed = resume_session(session, secret, now=NOW + dt.timedelta(minutes=5))
+    assert resumed.user_id == actor.user_id
 
 
 def test_password_is_stored_as_argon2_hash(session, clinic_a):

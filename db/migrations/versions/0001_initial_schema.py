@@ -944,6 +944,13 @@ def upgrade() -> None:
             sqlite_where=sa.text("status <> 'cancelled'"),
             postgresql_where=sa.text("status <> 'cancelled'"),
         )
+        batch_op.create_index(
+            "uq_appointments_patient_slot",
+            ["tenant_id", "doctor_id", "slot_start", "patient_id"],
+            unique=True,
+            sqlite_where=sa.text("status <> 'cancelled'"),
+            postgresql_where=sa.text("status <> 'cancelled'"),
+        )
 
     op.create_table(
         "doctor_branches",
@@ -2245,6 +2252,11 @@ def downgrade() -> None:
 
     op.drop_table("doctor_branches")
     with op.batch_alter_table("appointments", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_appointments_patient_slot",
+            sqlite_where=sa.text("status <> 'cancelled'"),
+            postgresql_where=sa.text("status <> 'cancelled'"),
+        )
         batch_op.drop_index(
             "uq_appointments_seat",
             sqlite_where=sa.text("status <> 'cancelled'"),
