@@ -1,0 +1,7 @@
+"""Demo data: ``seed_demo`` builds two fictional clinics with staff, patients and history."""
+
+from __future__ import annotations
+
+from db.seed.demo import ClinicCounts, DemoSummary, Login, demo_logins, seed_demo
+
+__all__ = ["ClinicCounts", "DemoSummary", "Login", "demo_logins", "seed_demo"]

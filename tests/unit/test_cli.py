@@ -1,0 +1,201 @@
+"""The ``qlink`` command line: exit codes, one-line errors, and what each command prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.errors import ValidationFailed
+from db.seed import ClinicCounts, DemoSummary, Login
+from qlink import cli
+
+UNREACHABLE_PG = "postgresql://demo:s3cret-pw@127.0.0.1:1/qlink"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A clean QLink environment: a temp SQLite file and var dir."""
+    for name in ("QLINK_DATABASE_URL", "QLINK_SECRET_KEY", "QLINK_DATA_KEY", "QLINK_TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QLINK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("QLINK_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    return tmp_path
+
+
+@pytest.fixture
+def fake_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = DemoSummary(
+        created=True,
+        clinics=(ClinicCounts("sharma", "Sharma", "main", "100000000000001", 1, 2, 3, 4),),
+        logins=(Login("sharma", "reception", "demo-reception-2026", "receptionist"),),
+    )
+    monkeypatch.setattr(cli, "seed_demo", lambda db, settings: summary)
+
+
+class FakeStreamlit:
+    """Stands in for ``subprocess.Popen``: records commands; Ctrl-C arrives ``interrupts`` times."""
+
+    def __init__(self, interrupts: int = 0) -> None:
+        self.commands: list[list[str]] = []
+        self.interrupts = interrupts
+
+    def __call__(self, command: list[str], **_: Any) -> FakeStreamlit:
+        self.commands.append(command)
+        return self
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.interrupts:
+            self.interrupts -= 1
+            raise KeyboardInterrupt
+        return 0
+
+
+@pytest.fixture
+def reception_app(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    app = env / "app.py"
+    app.write_text("")
+    monkeypatch.setattr(cli, "RECEPTION_APP", app)
+    return app
+
+
+def test_db_upgrade_twice_reports_schema_up_to_date(env: Path, capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["db", "upgrade"]) == 0
+    assert cli.main(["db", "upgrade"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("schema up to date") == 2
+    assert str(env / "cli.db") in out
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "simulate", "bench"])
+def test_commands_not_built_yet_exit_2_and_say_so(command: str, capsys: pytest.CaptureFixture[str]):
+    assert cli.main([command]) == 2
+    err = capsys.readouterr().err
+    assert f"qlink {command} arrives with the" in err
+    assert "not available in this version" in err
+
+
+def test_bad_database_url_is_a_one_line_error(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setenv("QLINK_DATABASE_URL", "mysql://root@localhost/qlink")
+    assert cli.main(["db", "upgrade"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("qlink: error:")
+    assert "Traceback" not in err
+
+
+def test_unreachable_database_is_one_line_and_hides_the_password(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setenv("QLINK_DATABASE_URL", UNREACHABLE_PG)
+    assert cli.main(["db", "upgrade"]) == 1
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "database error" in err
+    assert "s3cret-pw" not in out + err
+
+
+def test_domain_error_is_a_one_line_error(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    def refuse(db: object, settings: object) -> None:
+        raise ValidationFailed("Slug must be lowercase")
+
+    monkeypatch.setattr(cli, "seed_demo", refuse)
+    assert cli.main(["seed", "demo"]) == 1
+    assert capsys.readouterr().err == "qlink: error: Slug must be lowercase\n"
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]):
+    assert cli.main([]) == 2
+    assert "usage: qlink" in capsys.readouterr().out
+
+
+def test_group_without_subcommand_prints_its_help(capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["db"]) == 2
+    assert "upgrade" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["frobnicate"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_seed_demo_prints_clinics_and_logins(
+    env: Path, fake_seed: None, capsys: pytest.CaptureFixture[str]
+):
+    assert cli.main(["seed", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "100000000000001" in out
+    assert "reception" in out and "demo-reception-2026" in out
+
+
+def test_demo_without_reception_app_explains_what_exists(
+    env: Path,
+    fake_seed: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    monkeypatch.setattr(cli, "RECEPTION_APP", cli.ROOT / "apps" / "reception" / "missing.py")
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "not in this version yet" in out
+    assert "http://localhost:8501" in out
+
+
+def test_demo_starts_headless_streamlit_and_stops_cleanly_on_ctrl_c(
+    fake_seed: None,
+    reception_app: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    streamlit = FakeStreamlit(interrupts=1)
+    monkeypatch.setattr(cli.subprocess, "Popen", streamlit)
+    assert cli.main(["demo"]) == 0
+    (command,) = streamlit.commands
+    assert command[-6:] == [
+        "run",
+        str(reception_app),
+        "--server.port",
+        "8501",
+        "--server.headless",
+        "true",
+    ]
+    assert "stopped" in capsys.readouterr().out
+
+
+def test_ui_runs_headless_streamlit_on_the_given_port(
+    reception_app: Path, monkeypatch: pytest.MonkeyPatch
+):
+    streamlit = FakeStreamlit()
+    monkeypatch.setattr(cli.subprocess, "Popen", streamlit)
+    assert cli.main(["ui", "--port", "8600"]) == 0
+    (command,) = streamlit.commands
+    assert command[-6:] == [
+        "run",
+        str(reception_app),
+        "--server.port",
+        "8600",
+        "--server.headless",
+        "true",
+    ]
+
+
+def test_ui_without_reception_app_fails_clearly(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setattr(cli, "RECEPTION_APP", cli.ROOT / "apps" / "reception" / "missing.py")
+    assert cli.main(["ui"]) == 1
+    assert "not in this version yet" in capsys.readouterr().err
+
+
+def test_unwritable_var_dir_is_a_one_line_error(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    blocker = env / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("QLINK_VAR_DIR", str(blocker / "var"))
+    assert cli.main(["db", "upgrade"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("qlink: error:")
