@@ -34,9 +34,9 @@ def _as_app_role(conn, tenant):
 
 def test_every_tenant_table_has_rls_forced(pg_db):
     with pg_db.engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity"
-        )).scalars()
+        rows = conn.execute(
+            text("SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity")
+        ).scalars()
         assert set(tenant_tables()) <= set(rows)
 
 
@@ -60,9 +60,13 @@ def test_writing_into_another_tenant_is_refused(two_clinics):
     database, a, b = two_clinics
     with pytest.raises(DBAPIError, match="row-level security"), database.engine.begin() as conn:
         _as_app_role(conn, a.tenant_id)
-        conn.execute(text(
-            "INSERT INTO branches (tenant_id, slug, name, signage_language, active, created_at) "
-            "VALUES (:t, 'sneaky', 'Sneaky', 'en', true, now())"), {"t": b.tenant_id})
+        conn.execute(
+            text(
+                "INSERT INTO branches (tenant_id, slug, name, signage_language, active, created_at) "
+                "VALUES (:t, 'sneaky', 'Sneaky', 'en', true, now())"
+            ),
+            {"t": b.tenant_id},
+        )
 
 
 def test_session_scope_sets_the_rls_tenant(two_clinics):

@@ -17,15 +17,21 @@ def test_entries_chain_and_verify(session, clinic_a):
 
 def test_chains_are_per_tenant(session, clinic_a, clinic_b):
     audit.record(session, clinic_b.admin, "patient.read", entity="patient", entity_id=1)
-    tenants = set(session.scalars(
-        select(AuditEntry.tenant_id).where(AuditEntry.chain == f"t:{clinic_a.tenant_id}")))
+    tenants = set(
+        session.scalars(
+            select(AuditEntry.tenant_id).where(AuditEntry.chain == f"t:{clinic_a.tenant_id}")
+        )
+    )
     assert tenants == {clinic_a.tenant_id}
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_log SET action = 'x' WHERE tenant_id = :t",
-    "DELETE FROM audit_log WHERE tenant_id = :t",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET action = 'x' WHERE tenant_id = :t",
+        "DELETE FROM audit_log WHERE tenant_id = :t",
+    ],
+)
 def test_audit_log_rejects_update_and_delete(session, clinic_a, statement):
     with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
         session.execute(text(statement), {"t": clinic_a.tenant_id})
@@ -44,8 +50,13 @@ def test_tampering_is_detected(db):
             conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
         else:
             conn.exec_driver_sql("DROP TRIGGER audit_log_no_update")
-        conn.execute(text("UPDATE audit_log SET entity_id = '4' WHERE tenant_id = :t "
-                          "AND action = 'patient.read'"), {"t": tid})
+        conn.execute(
+            text(
+                "UPDATE audit_log SET entity_id = '4' WHERE tenant_id = :t "
+                "AND action = 'patient.read'"
+            ),
+            {"t": tid},
+        )
         if db.dialect == "postgresql":
             conn.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
         else:

@@ -59,14 +59,26 @@ def test_unknown_user_gets_the_same_message(session, clinic_a):
 
 def test_short_password_is_rejected(session, clinic_a):
     with pytest.raises(ValidationFailed):
-        create_user(session, clinic_a.admin, username="newbie", password="short",
-                    full_name="New Bie", role="receptionist")
+        create_user(
+            session,
+            clinic_a.admin,
+            username="newbie",
+            password="short",
+            full_name="New Bie",
+            role="receptionist",
+        )
 
 
 def test_receptionist_cannot_create_users(session, clinic_a):
     with pytest.raises(PermissionDenied):
-        create_user(session, clinic_a.receptionist, username="sneaky", password="long-enough-1",
-                    full_name="Sneaky", role="clinic_admin")
+        create_user(
+            session,
+            clinic_a.receptionist,
+            username="sneaky",
+            password="long-enough-1",
+            full_name="Sneaky",
+            role="clinic_admin",
+        )
 
 
 @pytest.mark.parametrize(
