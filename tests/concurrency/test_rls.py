@@ -62,8 +62,8 @@ def test_writing_into_another_tenant_is_refused(two_clinics):
         _as_app_role(conn, a.tenant_id)
         conn.execute(
             text(
-                "INSERT INTO branches (tenant_id, slug, name, signage_language, active, created_at) "
-                "VALUES (:t, 'sneaky', 'Sneaky', 'en', true, now())"
+                "INSERT INTO branches (tenant_id, slug, name, signage_language, active, "
+                "created_at) VALUES (:t, 'sneaky', 'Sneaky', 'en', true, now())"
             ),
             {"t": b.tenant_id},
         )

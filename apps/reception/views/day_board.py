@@ -1,0 +1,75 @@
+"""Day board: every doctor's slots for a day at a branch, colour-coded by status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+
+import streamlit as st
+
+from apps.common import auth, widgets
+from apps.common.runtime import runtime
+from core.errors import DomainError
+from core.scheduling.day_view import DayBoard, day_board
+
+MIN_COLUMNS, MAX_COLUMNS = 4, 5
+LIVE_EVERY = dt.timedelta(seconds=30)
+
+rt = runtime()
+staff = auth.current()
+desk = staff.desk
+if desk is None:  # the router shows this page only to clinic staff
+    st.stop()
+
+names = {b.id: b.name for b in desk.branches}
+if not names:
+    st.info("This clinic has no branches yet.")
+    st.stop()
+title, branch_box, date_box = st.columns([4, 2, 1.2], vertical_alignment="bottom")
+if len(names) > 1:
+    homes = list(names)
+    branch_id = branch_box.selectbox(
+        "Branch",
+        homes,
+        index=homes.index(desk.home_branch_id) if desk.home_branch_id in names else 0,
+        format_func=names.__getitem__,
+        key="board_branch",
+    )
+else:
+    branch_id = next(iter(names))
+on_date = date_box.date_input("Date", value=desk.today, key="board_date", format="DD/MM/YYYY")
+title.markdown(
+    f'### Day board <span class="ql-sub">{on_date:%A %d %B} · {escape(names[branch_id])}</span>',
+    unsafe_allow_html=True,
+)
+
+
+def load(branch: int, day: dt.date) -> DayBoard | None:
+    try:
+        with rt.db.transaction(staff.actor.tenant_id, readonly=True) as session:
+            return day_board(session, staff.actor, branch_id=branch, on_date=day)
+    except DomainError as exc:
+        st.error(exc.message)
+        return None
+
+
+@st.fragment(run_every=LIVE_EVERY if on_date == desk.today else None)
+def show_board() -> None:
+    auth.recheck(rt, touch=False)
+    board = load(branch_id, on_date)
+    if board is None:
+        return
+    st.markdown(widgets.legend(board), unsafe_allow_html=True)
+    if not board.doctors:
+        st.info(f"No doctor works at {board.branch_name} on {on_date:%A %d %B}.")
+    # At least four columns so one or two doctors do not stretch across the screen.
+    width = max(MIN_COLUMNS, min(len(board.doctors), MAX_COLUMNS))
+    for start in range(0, len(board.doctors), width):
+        chunk = board.doctors[start : start + width]
+        for column, day in zip(st.columns(width, gap="small"), chunk, strict=False):
+            column.markdown(widgets.doctor_card(day), unsafe_allow_html=True)
+    if board.off_duty:
+        st.caption("Not working this day: " + ", ".join(board.off_duty))
+
+
+show_board()
