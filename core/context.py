@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from core.clock import Clock, system_clock
-from core.errors import PermissionDenied
+from core.errors import NotFound, PermissionDenied
+from db.base import TenantMixin
 from db.engine import scope_session, set_rls_scope
 
 PLATFORM = "*"
@@ -46,3 +48,15 @@ def tenant_of(session: Session, actor: Actor) -> int:
     elif scope != PLATFORM and str(scope) != str(tenant):
         raise PermissionDenied("Session is scoped to another clinic")
     return tenant
+
+
+RowT = TypeVar("RowT", bound=TenantMixin)
+
+
+def load_owned(session: Session, actor: Actor, model: type[RowT], row_id: int, what: str) -> RowT:
+    """Fetch a row of the actor's clinic by id, or raise ``NotFound`` (also for other clinics)."""
+    tenant_id = tenant_of(session, actor)
+    row = session.get(model, row_id)
+    if row is None or row.tenant_id != tenant_id:
+        raise NotFound(f"{what} not found")
+    return row

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth.permissions import require
-from core.context import Actor, tenant_of
+from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict, NotFound, ValidationFailed
 from db.models import Branch, Department, Tenant, WhatsAppNumber
 
@@ -139,20 +139,12 @@ def register_whatsapp_number(
 
 def access_branch(session: Session, actor: Actor, branch_id: int) -> Branch:
     """Fetch a branch of the actor's clinic, or raise ``NotFound``."""
-    tenant_id = tenant_of(session, actor)
-    branch = session.get(Branch, branch_id)
-    if branch is None or branch.tenant_id != tenant_id:
-        raise NotFound("Branch not found")
-    return branch
+    return load_owned(session, actor, Branch, branch_id, "Branch")
 
 
 def access_department(session: Session, actor: Actor, department_id: int) -> Department:
     """Fetch a department of the actor's clinic, or raise ``NotFound``."""
-    tenant_id = tenant_of(session, actor)
-    dept = session.get(Department, department_id)
-    if dept is None or dept.tenant_id != tenant_id:
-        raise NotFound("Department not found")
-    return dept
+    return load_owned(session, actor, Department, department_id, "Department")
 
 
 def branch_by_slug(session: Session, actor: Actor, slug: str) -> Branch:

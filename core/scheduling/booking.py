@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth.permissions import require
-from core.context import Actor, tenant_of
-from core.errors import Conflict, DoctorNotAvailable, NotFound, SlotTaken, ValidationFailed
+from core.context import Actor, load_owned, tenant_of
+from core.errors import Conflict, DoctorNotAvailable, SlotTaken, ValidationFailed
 from core.patients.views import load_patient
 from core.scheduling.doctors import access_doctor
 from core.scheduling.seats import KeyTaken, Request, take_extra_seat, take_seat
@@ -159,11 +159,7 @@ def cancel_appointment(
 
 def access_appointment(session: Session, actor: Actor, appointment_id: int) -> Appointment:
     """Fetch an appointment of the actor's clinic, or raise ``NotFound``."""
-    tenant_id = tenant_of(session, actor)
-    appt = session.get(Appointment, appointment_id)
-    if appt is None or appt.tenant_id != tenant_id:
-        raise NotFound("Appointment not found")
-    return appt
+    return load_owned(session, actor, Appointment, appointment_id, "Appointment")
 
 
 def _book(session: Session, actor: Actor, ask: _Ask, *, overbook: bool) -> Appointment:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth.permissions import require
-from core.context import Actor, tenant_of
-from core.errors import NotFound, ScheduleOverlap, ValidationFailed
+from core.context import Actor, load_owned, tenant_of
+from core.errors import ScheduleOverlap, ValidationFailed
 from core.tenancy import access_branch, access_department
 from db.models import (
     Doctor,
@@ -90,11 +90,7 @@ def assign_branch(
 
 def access_doctor(session: Session, actor: Actor, doctor_id: int) -> Doctor:
     """Fetch a doctor of the actor's clinic, or raise ``NotFound``."""
-    tenant_id = tenant_of(session, actor)
-    doctor = session.get(Doctor, doctor_id)
-    if doctor is None or doctor.tenant_id != tenant_id:
-        raise NotFound("Doctor not found")
-    return doctor
+    return load_owned(session, actor, Doctor, doctor_id, "Doctor")
 
 
 def add_weekly_schedule(
