@@ -89,3 +89,13 @@ def by_phone_hash(session: Session, tenant_id: int, lookup_hash: str) -> list[Pa
         .limit(50)
     )
     return list(session.scalars(query))
+
+
+def masked_name(full_name: str) -> str:
+    """Return the first name and the last name's initial: "Ravi Kumar Sharma" -> "Ravi S."."""
+    parts = full_name.split()
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return parts[0]
+    return f"{parts[0]} {parts[-1][0].upper()}."

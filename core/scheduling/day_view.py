@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core.auth.permissions import require
 from core.context import Actor, tenant_of
 from core.errors import NotFound
+from core.patients.views import masked_name
 from core.scheduling.slots import SEAT_HOLDING, Slot, free_slots
 from core.tenancy import access_branch, tenant_timezone
 from db.models import Appointment, Branch, Department, Doctor, DoctorBranch, Patient, Tenant, User
@@ -159,16 +160,6 @@ def day_board(session: Session, actor: Actor, *, branch_id: int, on_date: dt.dat
             )
         )
     return DayBoard(branch.id, branch.name, on_date, zone.key, tuple(days), tuple(off_duty))
-
-
-def masked_name(full_name: str) -> str:
-    """Return the first name and the last name's initial: "Ravi Kumar Sharma" -> "Ravi S."."""
-    parts = full_name.split()
-    if not parts:
-        return ""
-    if len(parts) == 1:
-        return parts[0]
-    return f"{parts[0]} {parts[-1][0].upper()}."
 
 
 _Booking = tuple[Appointment, str, str]

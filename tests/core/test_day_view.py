@@ -12,9 +12,10 @@ from sqlalchemy import event, update
 from core.clock import FrozenClock
 from core.errors import NotFound, PermissionDenied
 from core.patients import PhoneVault, register_patient
+from core.patients.views import masked_name
 from core.scheduling import doctors
 from core.scheduling.booking import book_appointment, cancel_appointment
-from core.scheduling.day_view import day_board, desk, masked_name
+from core.scheduling.day_view import day_board, desk
 from db.models import Appointment
 from tests.support import add_doctor
 
