@@ -106,5 +106,7 @@ def set_rls_scope(session: Session, connection: Any) -> None:
 
 
 @event.listens_for(Session, "after_begin")
-def _after_begin(session: Session, _transaction: Any, connection: Any) -> None:
+def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
+    if transaction.nested:  # a SAVEPOINT inherits the outer transaction's setting
+        return
     set_rls_scope(session, connection)
