@@ -1,0 +1,1 @@
+"""The token engine: issuing, calling and the lifecycle of queue tokens."""

@@ -1,0 +1,48 @@
+"""Where a queue lives: its department, branch, wall-clock zone and tenant weights."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.errors import NotFound
+from db.models import Branch, Department, Tenant
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """A department's branch, token prefix, zone and the tenant's queue settings."""
+
+    department_id: int
+    department_code: str
+    branch_id: int
+    zone: ZoneInfo
+    settings: dict[str, Any]
+
+    def service_date(self, now: dt.datetime) -> dt.date:
+        """Return the service day ``now`` falls on, on the branch's wall clock."""
+        return now.astimezone(self.zone).date()
+
+
+def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePlace:
+    """Load a department of the tenant with its zone in one query, or raise ``NotFound``."""
+    row = session.execute(
+        select(
+            Department.code,
+            Department.branch_id,
+            func.coalesce(Branch.timezone, Tenant.timezone),
+            Tenant.settings,
+        )
+        .join(Branch, Branch.id == Department.branch_id)
+        .join(Tenant, Tenant.id == Department.tenant_id)
+        .where(Department.id == department_id, Department.tenant_id == tenant_id)
+    ).first()
+    if row is None:
+        raise NotFound("Department not found")
+    code, branch_id, zone, settings = row
+    return QueuePlace(department_id, code, branch_id, ZoneInfo(zone), dict(settings or {}))
