@@ -54,7 +54,7 @@ def call_next(
     if branch_id is not None:
         access_branch(session, actor, branch_id)
     place = queue_place(session, tenant_id, doctor.department_id)
-    waiting = _waiting(session, tenant_id, doctor, place.service_date(now), branch_id)
+    waiting = waiting_candidates(session, tenant_id, doctor, place.service_date(now), branch_id)
     for candidate in rank(waiting, now, weights_from(place.settings)):
         called = _claim(session, tenant_id, candidate.id, doctor, now)
         if called is not None:
@@ -63,10 +63,10 @@ def call_next(
     return None
 
 
-def _waiting(
+def waiting_candidates(
     session: Session, tenant_id: int, doctor: Doctor, day: dt.date, branch_id: int | None
 ) -> Sequence[Candidate]:
-    """Read today's waiting tokens of the doctor and of the department pool (no locks)."""
+    """Return today's waiting tokens of the doctor and the department pool (no locks)."""
     stmt = select(QueueToken.id, QueueToken.kind, QueueToken.issued_at).where(
         QueueToken.tenant_id == tenant_id,
         QueueToken.service_date == day,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
-from core.queue.calling import _waiting  # the call_next candidate read, reused on purpose
+from core.queue.calling import waiting_candidates
 from core.queue.place import queue_place
 from core.queue.scoring import Candidate, rank, weights_from
 from db.models import Doctor, DoctorSession, QueueToken
@@ -173,7 +173,8 @@ def doctor_queue_etas(session: Session, actor: Actor, *, doctor_id: int) -> list
     doctor = load_owned(session, actor, Doctor, doctor_id, "Doctor")
     place = queue_place(session, tenant_id, doctor.department_id)
     day = place.service_date(now)
-    order = rank(_waiting(session, tenant_id, doctor, day, None), now, weights_from(place.settings))
+    waiting = waiting_candidates(session, tenant_id, doctor, day, None)
+    order = rank(waiting, now, weights_from(place.settings))
     avg = rolling_average_minutes(
         session, tenant_id, doctor_id=doctor.id, fallback_minutes=doctor.default_slot_minutes
     )
