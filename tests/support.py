@@ -12,7 +12,7 @@ from core import tenancy
 from core.auth.users import actor_for, create_user
 from core.context import Actor
 from core.scheduling.doctors import add_weekly_schedule, create_doctor
-from db.models import Branch, Department, Doctor, Tenant
+from db.models import Branch, Department, Doctor, Patient, Tenant
 
 
 @dataclass
@@ -100,3 +100,13 @@ def add_doctor(
         breaks=[(dt.time(13), dt.time(14))],
     )
     return doctor
+
+
+def make_patient(session: Session, clinic: Clinic, code: str = "PATX001") -> Patient:
+    """A bare patient row for scheduling tests that need no registration rules."""
+    patient = Patient(
+        tenant_id=clinic.tenant_id, code=code, full_name="Test Patient", name_key="test patient"
+    )
+    session.add(patient)
+    session.flush()
+    return patient

@@ -27,8 +27,8 @@ from core.scheduling.booking import (
     reschedule_appointment,
 )
 from core.scheduling.slots import available_slots
-from db.models import Appointment, AuditEntry, Patient
-from tests.support import add_doctor
+from db.models import Appointment, AuditEntry
+from tests.support import add_doctor, make_patient
 
 IST = ZoneInfo("Asia/Kolkata")
 MONDAY = dt.date(2026, 12, 7)
@@ -41,15 +41,6 @@ def frozen(actor, when=NOW):
 
 def at(hour, minute=0, day=MONDAY):
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=IST)
-
-
-def make_patient(session, clinic, code="PATX001"):
-    patient = Patient(
-        tenant_id=clinic.tenant_id, code=code, full_name="Test Patient", name_key="test patient"
-    )
-    session.add(patient)
-    session.flush()
-    return patient
 
 
 def appointment_count(session):

@@ -14,8 +14,8 @@ from core.clock import FrozenClock
 from core.errors import NotFound, PermissionDenied
 from core.scheduling import booking, doctors
 from core.scheduling.slots import available_slots, next_free_slots
-from db.models import DoctorSchedule, Patient
-from tests.support import add_doctor, make_clinic
+from db.models import DoctorSchedule
+from tests.support import add_doctor, make_clinic, make_patient
 
 IST = ZoneInfo("Asia/Kolkata")
 MONDAY = dt.date(2026, 12, 7)
@@ -32,15 +32,6 @@ def frozen(actor, when=BEFORE):
 
 def local(day, hour, minute=0, zone=IST):
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone)
-
-
-def make_patient(session, clinic, code="PATX001"):
-    patient = Patient(
-        tenant_id=clinic.tenant_id, code=code, full_name="Test Patient", name_key="test patient"
-    )
-    session.add(patient)
-    session.flush()
-    return patient
 
 
 def labels(slots):
