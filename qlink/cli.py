@@ -7,6 +7,7 @@ one line on stderr and exit status 1, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -30,10 +31,17 @@ ROOT = Path(__file__).resolve().parent.parent
 RECEPTION_APP = ROOT / "apps" / "reception" / "app.py"
 UI_PORT = 8501
 PLACEHOLDERS = {
-    "serve": ("run the WhatsApp webhook and TV signage service", "webhooks and signage"),
     "worker": ("run the Dramatiq message workers", "messaging workers"),
-    "simulate": ("simulate a whole clinic day and print a JSON summary", "clinic-day simulator"),
-    "bench": ("run the benchmarks", "benchmarks"),
+}
+# Commands living in their own module: ``configure(parser)`` adds options, ``run(settings, args)``
+# does the work. Heavy imports stay inside ``run`` so ``qlink --help`` stays fast.
+MODULE_COMMANDS = {
+    "serve": ("qlink.serve", "run the webhook and TV signage service (uvicorn)"),
+    "simulate": ("qlink.simulate", "simulate a whole clinic day on the configured database"),
+}
+BENCHMARKS = {
+    "queue": ("qlink.bench.queue", "token issue and call-next throughput and latency"),
+    "signage": ("qlink.bench.signage", "commit-to-screen latency of the SSE signage stream"),
 }
 Handler = Callable[[Settings, argparse.Namespace], int]
 
@@ -82,9 +90,23 @@ def _parser() -> argparse.ArgumentParser:
     _group(
         sub, "seed", "demo data", {"demo": ("create the demo clinics (safe to re-run)", _seed_demo)}
     )
+    for name, (module, does) in MODULE_COMMANDS.items():
+        _module_command(sub.add_parser(name, help=does, description=does), module)
+    bench = sub.add_parser("bench", help="run a benchmark and print its numbers")
+    bench.set_defaults(help_parser=bench)
+    inner = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK")
+    for name, (module, does) in BENCHMARKS.items():
+        _module_command(inner.add_parser(name, help=does, description=does), module)
     for name, (does, _) in PLACEHOLDERS.items():
         sub.add_parser(name, help=f"{does} (not in this version)").set_defaults(placeholder=name)
     return parser
+
+
+def _module_command(parser: argparse.ArgumentParser, module_name: str) -> None:
+    """Let ``module_name`` add its options; its ``run`` becomes the handler."""
+    module = importlib.import_module(module_name)
+    module.configure(parser)
+    parser.set_defaults(handler=module.run)
 
 
 def _group(

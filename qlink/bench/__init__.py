@@ -1,0 +1,1 @@
+"""Benchmarks run by ``qlink bench NAME``; each prints a table, or one JSON object with --json."""
