@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
+from core.errors import Conflict
+from core.queue.etas import refresh_etas
 from core.queue.events import NOW_SERVING, append_event, enqueue_intent
 from core.queue.place import queue_place
-from core.queue.scoring import Candidate, rank, weights_from
+from core.queue.roster import department_roster
+from core.queue.scoring import Candidate, QueueRules, rank
 from core.tenancy import access_branch
 from db.models import Doctor, QueueToken
 
@@ -53,21 +56,73 @@ def call_next(
     doctor = load_owned(session, actor, Doctor, doctor_id, "Doctor")
     if branch_id is not None:
         access_branch(session, actor, branch_id)
+    if not doctor.active:
+        raise Conflict("That doctor is no longer active at this clinic")
     place = queue_place(session, tenant_id, doctor.department_id)
-    waiting = waiting_candidates(session, tenant_id, doctor, place.service_date(now), branch_id)
-    for candidate in rank(waiting, now, weights_from(place.settings)):
+    rules, day = place.rules, place.service_date(now)
+    roster = department_roster(session, tenant_id, place, day, rules, include=doctor.id)
+    me = next(s for s in roster if s.doctor_id == doctor.id)
+    waiting = waiting_candidates(session, tenant_id, doctor, day, branch_id)
+    loads = department_loads(session, tenant_id, day, waiting, rules)
+    order = rank(waiting, now, rules, recent_kinds=me.recent_kinds, load_factors=loads)
+    for candidate in order:
         called = _claim(session, tenant_id, candidate.id, doctor, now)
         if called is not None:
             _announce(session, actor, called, place.branch_id)
+            after = replace(
+                me,
+                called=me.called + 1,
+                recent_kinds=(called.kind, *me.recent_kinds),
+                waiting=max(me.waiting - 1, 0),
+            )
+            roster = [after if s is me else s for s in roster]
+            refresh_etas(session, tenant_id, place, now, roster=roster)
             return called
     return None
+
+
+def department_loads(
+    session: Session,
+    tenant_id: int,
+    day: dt.date,
+    waiting: Sequence[Candidate],
+    rules: QueueRules,
+) -> dict[int, float]:
+    """``department_load_factor`` per department of the candidates (0 unless configured).
+
+    The factor is ``load_factor_per_waiting × tokens waiting in the department``: when a
+    doctor's line holds tokens of several departments (transfers), the busier department's
+    patients move up. One grouped query, skipped when the factor is 0 (the default).
+    """
+    if rules.load_factor_per_waiting <= 0:
+        return {}
+    departments = {c.department_id for c in waiting if c.department_id is not None}
+    if not departments:
+        return {}
+    rows = session.execute(
+        select(QueueToken.department_id, func.count())
+        .where(
+            QueueToken.tenant_id == tenant_id,
+            QueueToken.service_date == day,
+            QueueToken.status == "waiting",
+            QueueToken.department_id.in_(departments),
+        )
+        .group_by(QueueToken.department_id)
+    )
+    return {dept: rules.load_factor_per_waiting * n for dept, n in rows}
 
 
 def waiting_candidates(
     session: Session, tenant_id: int, doctor: Doctor, day: dt.date, branch_id: int | None
 ) -> Sequence[Candidate]:
     """Return today's waiting tokens of the doctor and the department pool (no locks)."""
-    stmt = select(QueueToken.id, QueueToken.kind, QueueToken.issued_at).where(
+    stmt = select(
+        QueueToken.id,
+        QueueToken.kind,
+        QueueToken.issued_at,
+        QueueToken.target_at,
+        QueueToken.department_id,
+    ).where(
         QueueToken.tenant_id == tenant_id,
         QueueToken.service_date == day,
         QueueToken.status == "waiting",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert
@@ -21,9 +22,18 @@ EVENT_TYPES = frozenset(
         "TokenRecalled",
         "TokenCancelled",
         "TokenTransferred",
+        "TokenSentToLab",
+        "TokenReturnedFromLab",
+        "TokenExpired",
+        "DoctorPaused",
+        "DoctorResumed",
+        "DelayAnnounced",
     }
 )
 NOW_SERVING = "whatsapp.now_serving"
+NEAR_TURN = "whatsapp.near_turn"
+ETA_SHIFT = "whatsapp.eta_shift"
+DELAY = "whatsapp.delay"
 
 
 def append_event(
@@ -67,19 +77,29 @@ def enqueue_intent(
     at: dt.datetime,
 ) -> None:
     """Write an outbox row once per ``dedupe_key``; a repeat is silently a no-op."""
-    values = {
-        "tenant_id": tenant_id,
-        "kind": kind,
-        "payload": payload,
-        "dedupe_key": dedupe_key,
-        "status": "pending",
-        "attempts": 0,
-        "available_at": at,
-        "created_at": at,
-    }
-    if session.connection().dialect.name == "postgresql":
-        stmt = postgresql.insert(OutboxMessage).values(**values)
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"]))
-    else:
-        lite = sqlite.insert(OutboxMessage).values(**values)
-        session.execute(lite.on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"]))
+    row = {"kind": kind, "payload": payload, "dedupe_key": dedupe_key}
+    enqueue_intents(session, tenant_id=tenant_id, rows=[row], at=at)
+
+
+def enqueue_intents(
+    session: Session, *, tenant_id: int, rows: Sequence[Mapping[str, Any]], at: dt.datetime
+) -> None:
+    """Write several intents (``kind``, ``payload``, ``dedupe_key``) in one statement."""
+    if not rows:
+        return
+    values = [
+        {
+            "tenant_id": tenant_id,
+            "kind": row["kind"],
+            "payload": row["payload"],
+            "dedupe_key": row["dedupe_key"],
+            "status": "pending",
+            "attempts": 0,
+            "available_at": at,
+            "created_at": at,
+        }
+        for row in sorted(rows, key=lambda r: str(r["dedupe_key"]))
+    ]  # one key order for every writer, so two transactions never wait on each other in a cycle
+    dialect = postgresql if session.connection().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(OutboxMessage).values(values)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"]))

@@ -5,15 +5,14 @@
 
 An overrunning consultation counts as 0 minutes left (``OVERRUN_FLOOR_MINUTES``): it may end at
 any moment, and ETAs are recomputed on every queue event, so the next event moves them.
-A paused ``DoctorSession`` is read as a pause of ``paused_minutes`` starting at ``paused_at``;
-``delay_minutes`` is an announced delay added to every waiting token.
+A paused doctor adds the time left until ``DoctorSession.paused_until``; an announced delay adds
+the time left until ``DoctorSession.delay_until`` (see ``core.queue.doctor_day``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
-from core.queue.calling import waiting_candidates
+from core.queue.etas import doctor_free_minutes, project, waiting_tokens
 from core.queue.place import queue_place
-from core.queue.scoring import Candidate, rank, weights_from
-from db.models import Doctor, DoctorSession, QueueToken
+from core.queue.roster import department_roster
+from db.models import Doctor, QueueToken
 
 DEFAULT_WINDOW = 5
 OVERRUN_FLOOR_MINUTES = 0.0
@@ -55,16 +54,6 @@ class TokenEta:
     explanation: str
 
 
-@dataclass(frozen=True)
-class _DoctorState:
-    """What the estimate needs about the doctor right now."""
-
-    current_started_at: dt.datetime | None
-    called: int
-    paused_until: dt.datetime | None
-    delay_minutes: int
-
-
 def estimate_wait(
     *,
     now: dt.datetime,
@@ -73,7 +62,7 @@ def estimate_wait(
     ahead: int,
     active_doctors: int = 1,
     paused_until: dt.datetime | None = None,
-    delay_minutes: int = 0,
+    delay_minutes: float = 0,
 ) -> WaitEstimate:
     """Estimate the wait of a patient with ``ahead`` patients before them."""
     current = _remaining_current(now, avg_minutes, current_started_at)
@@ -166,97 +155,41 @@ def rolling_average_minutes(
 
 
 def doctor_queue_etas(session: Session, actor: Actor, *, doctor_id: int) -> list[TokenEta]:
-    """Estimate each of today's waiting tokens of the doctor, in calling order."""
+    """Estimate each of today's waiting tokens in the doctor's line, in calling order.
+
+    The line is the doctor's own tokens plus the department-pool tokens the projection
+    (``etas.project``) expects this doctor to call; the numbers are the ones stored on tokens.
+    """
     require(actor, "queue.read")
     now = actor.clock()
     tenant_id = tenant_of(session, actor)
     doctor = load_owned(session, actor, Doctor, doctor_id, "Doctor")
     place = queue_place(session, tenant_id, doctor.department_id)
-    day = place.service_date(now)
-    waiting = waiting_candidates(session, tenant_id, doctor, day, None)
-    order = rank(waiting, now, weights_from(place.settings))
-    avg = rolling_average_minutes(
-        session, tenant_id, doctor_id=doctor.id, fallback_minutes=doctor.default_slot_minutes
+    day, rules = place.service_date(now), place.rules
+    roster = department_roster(session, tenant_id, place, day, rules, include=doctor.id)
+    me = next((s for s in roster if s.doctor_id == doctor.id), None)
+    if me is None:  # an inactive doctor has no line
+        return []
+    rows = waiting_tokens(
+        session, tenant_id, place.department_id, [s.doctor_id for s in roster], day
     )
-    state = _doctor_state(session, tenant_id, doctor.id, place.branch_id, day)
-    return _etas(session, tenant_id, order, now, avg, state)
-
-
-def _etas(
-    session: Session,
-    tenant_id: int,
-    order: Sequence[Candidate],
-    now: dt.datetime,
-    avg: float,
-    state: _DoctorState,
-) -> list[TokenEta]:
-    """Turn the calling order into per-token estimates."""
-    codes = _codes(session, tenant_id, [c.id for c in order])
+    codes = {r.waiting.candidate.id: r.code for r in rows}
+    projections = project([r.waiting for r in rows], roster, now, rules)
+    mine = sorted(
+        (p for p in projections.values() if p.doctor_id == doctor.id), key=lambda p: p.position
+    )
+    _current, pause, delay = doctor_free_minutes(me, now)
     etas = []
-    for index, candidate in enumerate(order):
+    for p in mine:
         est = estimate_wait(
             now=now,
-            avg_minutes=avg,
-            current_started_at=state.current_started_at,
-            ahead=state.called + index,
-            paused_until=state.paused_until,
-            delay_minutes=state.delay_minutes,
+            avg_minutes=me.avg_minutes,
+            current_started_at=me.current_started_at,
+            ahead=p.ahead,
+            paused_until=now + dt.timedelta(minutes=pause) if pause else None,
+            delay_minutes=delay,
         )
-        code = codes[candidate.id]
-        etas.append(TokenEta(candidate.id, code, index + 1, est.minutes, est.eta, est.explanation))
+        etas.append(
+            TokenEta(p.token_id, codes[p.token_id], p.position, p.minutes, p.eta, est.explanation)
+        )
     return etas
-
-
-def _codes(session: Session, tenant_id: int, ids: list[int]) -> dict[int, str]:
-    """Token codes by id."""
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(QueueToken.id, QueueToken.code).where(
-            QueueToken.tenant_id == tenant_id, QueueToken.id.in_(ids)
-        )
-    )
-    return {token_id: code for token_id, code in rows}
-
-
-def _doctor_state(
-    session: Session, tenant_id: int, doctor_id: int, branch_id: int, day: dt.date
-) -> _DoctorState:
-    """The in-consultation start, called-but-not-started count and today's pause/delay."""
-    rows = session.execute(
-        select(QueueToken.status, QueueToken.started_at).where(
-            QueueToken.tenant_id == tenant_id,
-            QueueToken.doctor_id == doctor_id,
-            QueueToken.service_date == day,
-            QueueToken.status.in_(("called", "in_consultation")),
-        )
-    ).all()
-    started = [at for status, at in rows if status == "in_consultation" and at is not None]
-    called = sum(1 for status, _ in rows if status == "called")
-    paused_until, delay = _pause(session, tenant_id, doctor_id, branch_id, day)
-    return _DoctorState(max(started, default=None), called, paused_until, delay)
-
-
-def _pause(
-    session: Session, tenant_id: int, doctor_id: int, branch_id: int, day: dt.date
-) -> tuple[dt.datetime | None, int]:
-    """Today's pause end (if paused) and announced delay from the ``DoctorSession`` row."""
-    row = session.execute(
-        select(
-            DoctorSession.status,
-            DoctorSession.paused_at,
-            DoctorSession.paused_minutes,
-            DoctorSession.delay_minutes,
-        ).where(
-            DoctorSession.tenant_id == tenant_id,
-            DoctorSession.doctor_id == doctor_id,
-            DoctorSession.branch_id == branch_id,
-            DoctorSession.service_date == day,
-        )
-    ).first()
-    if row is None:
-        return None, 0
-    status, paused_at, paused_minutes, delay = row
-    if status != "paused" or paused_at is None:
-        return None, delay or 0
-    return paused_at + dt.timedelta(minutes=paused_minutes or 0), delay or 0

@@ -1,7 +1,13 @@
-"""Token lifecycle after the call: start, finish, missed, recall and cancel.
+"""Token lifecycle after the call: start, finish, missed/recall, cancel, lab round-trip, transfer.
 
 Each change is a compare-and-set ``UPDATE … WHERE status = :seen AND version = :seen``; a
-token in the wrong state raises ``Conflict`` naming it, and nothing is written.
+token in the wrong state raises ``Conflict`` naming it, and nothing is written. Every change
+appends its queue event and recomputes the department's ETAs in the same transaction.
+
+Lab round-trip: a patient sent for tests mid-consultation keeps the same token (``at_lab``);
+on return it waits again as ``lab_return``, a capped priority kind, so they are seen soon
+without starving others. Transfer moves a waiting, called or missed token to another doctor's
+line, keeping its code and its place in time (the wait already served still counts).
 """
 
 from __future__ import annotations
@@ -11,13 +17,16 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned
-from core.errors import Conflict
+from core.errors import Conflict, ValidationFailed
+from core.queue.etas import refresh_etas
 from core.queue.events import append_event
-from db.models import QueueToken
+from core.queue.place import queue_place
+from db.models import Doctor, QueueToken
 
 FINAL = ("done", "cancelled", "expired")
 
@@ -38,6 +47,11 @@ FINISH = Move("queue.call", ("in_consultation",), "done", "TokenFinished", "fini
 MISS = Move("queue.call", ("called",), "missed", "TokenMissed", "marked missed")
 RECALL = Move("queue.call", ("missed",), "waiting", "TokenRecalled", "recalled")
 CANCEL = Move("queue.manage", ("waiting", "called"), "cancelled", "TokenCancelled", "cancelled")
+TO_LAB = Move("queue.call", ("in_consultation",), "at_lab", "TokenSentToLab", "sent to the lab")
+FROM_LAB = Move("queue.manage", ("at_lab",), "waiting", "TokenReturnedFromLab", "returned")
+TRANSFER = Move(
+    "queue.manage", ("waiting", "called", "missed"), "waiting", "TokenTransferred", "transferred"
+)
 
 
 @dataclass(frozen=True)
@@ -86,12 +100,70 @@ def cancel_token(session: Session, actor: Actor, *, token_id: int) -> TokenState
     return _move(session, actor, token_id, CANCEL, lambda now: {})
 
 
+def send_to_lab(session: Session, actor: Actor, *, token_id: int) -> TokenState:
+    """The doctor ordered tests mid-consultation: in consultation → at lab (token kept)."""
+    return _move(session, actor, token_id, TO_LAB, lambda now: {})
+
+
+def return_from_lab(session: Session, actor: Actor, *, token_id: int) -> TokenState:
+    """The patient is back with results: at lab → waiting, as a priority ``lab_return``."""
+    return _move(
+        session,
+        actor,
+        token_id,
+        FROM_LAB,
+        lambda now: {"kind": "lab_return", "called_at": None, "started_at": None},
+    )
+
+
+def transfer_token(
+    session: Session,
+    actor: Actor,
+    *,
+    token_id: int,
+    to_doctor_id: int,
+    reason: str | None = None,
+) -> TokenState:
+    """Move a token to another doctor's line (same clinic and branch), keeping its code."""
+    token = access_token(session, actor, token_id)
+    target = load_owned(session, actor, Doctor, to_doctor_id, "Doctor")
+    if not target.active:
+        raise ValidationFailed("That doctor is no longer active", field="to_doctor_id")
+    if target.id == token.doctor_id:
+        raise ValidationFailed(
+            f"Token {token.code} is already with that doctor", field="to_doctor_id"
+        )
+    place = queue_place(session, token.tenant_id, target.department_id)
+    if place.branch_id != token.branch_id:
+        raise ValidationFailed(
+            "That doctor's department is at another branch", field="to_doctor_id"
+        )
+    note = {"from_doctor_id": token.doctor_id, "to_doctor_id": target.id, "reason": reason}
+    return _move(
+        session,
+        actor,
+        token_id,
+        TRANSFER,
+        lambda now: {
+            "doctor_id": target.id,
+            "queue_key": f"doctor:{target.id}",
+            "called_at": None,
+            "room": None,
+        },
+        note=note,
+        also_refresh=target.department_id,
+    )
+
+
 def _move(
     session: Session,
     actor: Actor,
     token_id: int,
     move: Move,
     extra: Any,
+    *,
+    note: dict[str, Any] | None = None,
+    also_refresh: int | None = None,
 ) -> TokenState:
     """Apply ``move`` by compare-and-set and append its event; raise ``Conflict`` otherwise."""
     require(actor, move.permission)
@@ -111,16 +183,38 @@ def _move(
         .values(status=move.target, version=QueueToken.version + 1, **extra(now))
         .execution_options(synchronize_session=False)
     )
-    if cast(CursorResult[Any], session.execute(stmt)).rowcount != 1:
+    changed = _execute(session, stmt, guarded=move is TRANSFER)
+    if changed != 1:
         raise Conflict(f"Token {code} changed meanwhile; reload and try again")
+    department_id, doctor_before = token.department_id, token.doctor_id
     session.expire(token)
-    _record(session, actor, token, move, seen, now)
+    _record(session, actor, token, move, seen, now, note)
+    for dept in sorted({department_id} | ({also_refresh} if also_refresh else set())):
+        place = queue_place(session, token.tenant_id, dept)
+        refresh_etas(session, token.tenant_id, place, now, include=doctor_before)
     recalls = token.recall_count
     return TokenState(token_id, code, move.target, recalls)
 
 
+def _execute(session: Session, stmt: Any, *, guarded: bool) -> int:
+    """Run the compare-and-set; a transfer runs in a savepoint as it may hit the active index."""
+    if not guarded:
+        return cast(CursorResult[Any], session.execute(stmt)).rowcount
+    try:
+        with session.begin_nested():
+            return cast(CursorResult[Any], session.execute(stmt)).rowcount
+    except IntegrityError as exc:  # the patient already has a token with that doctor
+        raise Conflict("The patient already holds a token in that doctor's queue") from exc
+
+
 def _record(
-    session: Session, actor: Actor, token: QueueToken, move: Move, seen: str, at: dt.datetime
+    session: Session,
+    actor: Actor,
+    token: QueueToken,
+    move: Move,
+    seen: str,
+    at: dt.datetime,
+    note: dict[str, Any] | None,
 ) -> None:
     """Append the move's queue event."""
     append_event(
@@ -132,7 +226,7 @@ def _record(
         token_id=token.id,
         type=move.event,
         actor_id=actor.user_id,
-        payload={"code": token.code, "from": seen, "to": move.target},
+        payload={"code": token.code, "from": seen, "to": move.target, **(note or {})},
         at=at,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
+from core.queue.scoring import QueueRules, rules_from
 from db.models import Branch, Department, Tenant
 
 
@@ -23,6 +24,13 @@ class QueuePlace:
     branch_id: int
     zone: ZoneInfo
     settings: dict[str, Any]
+    department_settings: dict[str, Any] = field(default_factory=dict)
+    allocation_strategy: str = "pool"
+
+    @property
+    def rules(self) -> QueueRules:
+        """The tenant's queue rules overridden by the department's."""
+        return rules_from(self.settings, self.department_settings)
 
     def service_date(self, now: dt.datetime) -> dt.date:
         """Return the service day ``now`` falls on, on the branch's wall clock."""
@@ -37,6 +45,8 @@ def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePl
             Department.branch_id,
             func.coalesce(Branch.timezone, Tenant.timezone),
             Tenant.settings,
+            Department.queue_settings,
+            Department.allocation_strategy,
         )
         .join(Branch, Branch.id == Department.branch_id)
         .join(Tenant, Tenant.id == Department.tenant_id)
@@ -44,5 +54,13 @@ def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePl
     ).first()
     if row is None:
         raise NotFound("Department not found")
-    code, branch_id, zone, settings = row
-    return QueuePlace(department_id, code, branch_id, ZoneInfo(zone), dict(settings or {}))
+    code, branch_id, zone, settings, dept_settings, strategy = row
+    return QueuePlace(
+        department_id,
+        code,
+        branch_id,
+        ZoneInfo(zone),
+        dict(settings or {}),
+        dict(dept_settings or {}),
+        strategy or "pool",
+    )

@@ -1,12 +1,19 @@
 """Issuing queue tokens: gap-free codes per department and day, one active token per queue.
 
-The number comes from ``token_counters``: an upsert creates the day's row, then
-``UPDATE … RETURNING`` takes its row lock until the caller's transaction ends, so concurrent
-issuers queue on it, numbers are never duplicated and a rollback leaves no gap. The counter
-update and the token INSERT share one SAVEPOINT: if a concurrent issue for the same patient
-and queue wins the partial unique index, the savepoint rolls back both and the number is
-released. Token issue writes the ``TokenIssued`` queue event as its audit trail; it skips
-``audit.record`` on purpose (the hot path carries no PHI beyond the patient id).
+The number comes from ``token_counters``: ``UPDATE … RETURNING`` takes the day row's lock
+until the caller's transaction ends (the first issue of the day creates the row with an
+upsert), so concurrent issuers queue on it, numbers are never duplicated and a rollback leaves
+no gap. The token INSERT skips on the one-active-token partial index (``ON CONFLICT DO
+NOTHING``) instead of failing: if the patient already holds an active token in that queue, the
+number is given back while the lock is still held and the existing token is returned. A
+check-in of an appointment also runs in a SAVEPOINT, since two desks checking in the same
+appointment meet on another unique index. Allocation of department tokens happens under the
+counter lock, so concurrent issuers see each other's choices.
+
+The hot path is a handful of lean Core statements: place, one validation query, counter,
+insert, event, then the ETA refresh (roster, waiting line, changed ETAs, intents). Token issue
+writes the ``TokenIssued`` queue event as its audit trail; it skips ``audit.record`` on purpose
+(the hot path carries no PHI beyond the patient id).
 """
 
 from __future__ import annotations
@@ -14,18 +21,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import case, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
-from core.errors import Conflict, ValidationFailed
-from core.patients.views import load_patient
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.queue.allocation import choose_doctor
+from core.queue.etas import refresh_etas
 from core.queue.events import append_event
 from core.queue.place import QueuePlace, queue_place
-from db.models import Appointment, Doctor, QueueToken
-from db.models.queue import TOKEN_KINDS
+from core.queue.roster import DoctorState, department_roster
+from db.models import Appointment, Doctor, Patient, QueueToken
+from db.models.queue import ACTIVE_TOKEN, TOKEN_KINDS
 
 ACTIVE = ("waiting", "called", "in_consultation", "at_lab")
 SOURCES = ("reception", "whatsapp", "kiosk", "web", "system")
@@ -34,6 +44,10 @@ ACTIVE_INDEX = "uq_queue_tokens_active_patient"
 _OPEN_DAY = text(
     "INSERT INTO token_counters (tenant_id, department_id, service_date, last_number) "
     "VALUES (:t, :d, :day, 0) ON CONFLICT (tenant_id, department_id, service_date) DO NOTHING"
+)
+_GIVE_BACK = text(
+    "UPDATE token_counters SET last_number = last_number - 1 "
+    "WHERE tenant_id = :t AND department_id = :d AND service_date = :day"
 )
 _TAKE_NUMBER = text(
     "UPDATE token_counters SET last_number = last_number + 1 "
@@ -53,6 +67,8 @@ class IssuedToken:
     doctor_id: int | None
     department_id: int
     created: bool
+    eta: dt.datetime | None = None
+    position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,29 +108,79 @@ def issue_token(
     new = _prepare(
         session, actor, now, patient_id, department_id, kind, doctor_id, appointment_id, source
     )
-    existing = _active_token(session, new)
-    if existing is not None:
-        return existing
-    try:
-        with session.begin_nested():
-            number = _take_number(session, new)
-            token_id = _insert_token(session, actor, new, number, now)
-    except IntegrityError as exc:
-        return _race_winner(session, new, exc)
+    if appointment_id is not None:  # a check-in: rare, so the safe savepoint path
+        existing = _active_token(session, new)
+        if existing is not None:
+            return existing
+        try:
+            with session.begin_nested():
+                taken = _take_and_insert(session, actor, new, now)
+        except IntegrityError as exc:
+            return _race_winner(session, new, exc)
+    else:
+        taken = _take_and_insert(session, actor, new, now)
+    if isinstance(taken, IssuedToken):
+        return taken
+    number, token_id, assigned, roster = taken
     code = f"{new.place.department_code}-{number:03d}"
+    payload = {"code": code, "kind": kind, "source": source, "queue_key": new.queue_key}
+    if assigned != new.doctor_id:
+        payload["allocated_by"] = new.place.allocation_strategy
     append_event(
         session,
         tenant_id=new.tenant_id,
         branch_id=new.place.branch_id,
         department_id=department_id,
-        doctor_id=doctor_id,
+        doctor_id=assigned,
         token_id=token_id,
         type="TokenIssued",
         actor_id=actor.user_id,
-        payload={"code": code, "kind": kind, "source": source, "queue_key": new.queue_key},
+        payload=payload,
         at=now,
     )
-    return IssuedToken(token_id, code, number, kind, "waiting", doctor_id, department_id, True)
+    refresh = refresh_etas(session, new.tenant_id, new.place, now, roster=roster)
+    mine = refresh.projections.get(token_id)
+    return IssuedToken(
+        token_id,
+        code,
+        number,
+        kind,
+        "waiting",
+        mine.doctor_id if mine else assigned,
+        department_id,
+        True,
+        eta=mine.eta if mine else None,
+        position=mine.position if mine else None,
+    )
+
+
+_Taken = tuple[int, int, int | None, list[DoctorState] | None]
+
+
+def _take_and_insert(
+    session: Session, actor: Actor, new: _NewToken, now: dt.datetime
+) -> _Taken | IssuedToken:
+    """Take the next number, allocate a doctor if needed and insert the token.
+
+    The insert skips on the one-active-token index instead of failing, so no savepoint is
+    needed: if the patient already holds an active token in this queue, the number is given
+    back (the counter row is still locked by this transaction, so nobody took a later one)
+    and that token is returned.
+    """
+    number = _take_number(session, new)
+    assigned = new.doctor_id
+    roster: list[DoctorState] | None = None
+    if assigned is None and new.place.allocation_strategy != "pool":
+        roster = department_roster(session, new.tenant_id, new.place, new.day, new.place.rules)
+        assigned = choose_doctor(session, new.tenant_id, new.place, new.day, now, roster)
+    token_id = _insert_token(session, actor, new, number, now, assigned)
+    if token_id is not None:
+        return number, token_id, assigned, roster
+    session.execute(_GIVE_BACK, _counter_params(new))
+    existing = _active_token(session, new)
+    if existing is None:
+        raise Conflict("The patient's token changed meanwhile; try again")
+    return existing
 
 
 def _prepare(
@@ -135,11 +201,7 @@ def _prepare(
         raise ValidationFailed(f"Unknown token source {source!r}", field="source")
     tenant_id = tenant_of(session, actor)
     place = queue_place(session, tenant_id, department_id)
-    if doctor_id is not None:
-        doctor = load_owned(session, actor, Doctor, doctor_id, "Doctor")
-        if doctor.department_id != department_id or not doctor.active:
-            raise ValidationFailed("The doctor does not work in that department", field="doctor_id")
-    load_patient(session, tenant_id, patient_id)
+    _check_people(session, tenant_id, patient_id, department_id, doctor_id)
     target_at = _appointment_time(session, actor, appointment_id, patient_id)
     key = f"doctor:{doctor_id}" if doctor_id is not None else f"dept:{department_id}"
     return _NewToken(
@@ -154,6 +216,36 @@ def _prepare(
         key,
         target_at,
     )
+
+
+def _check_people(
+    session: Session, tenant_id: int, patient_id: int, department_id: int, doctor_id: int | None
+) -> None:
+    """Check the patient is a live patient of the clinic and the doctor is in the department.
+
+    One lean statement (two scalar subqueries) rather than loading both ORM rows.
+    """
+    patient = (
+        select(Patient.id)
+        .where(
+            Patient.id == patient_id, Patient.tenant_id == tenant_id, Patient.erased_at.is_(None)
+        )
+        .scalar_subquery()
+    )
+    doctor = (
+        select(Doctor.department_id * 2 + case((Doctor.active.is_(True), 1), else_=0))
+        .where(Doctor.id == (doctor_id or 0), Doctor.tenant_id == tenant_id)
+        .scalar_subquery()
+    )
+    found_patient, doctor_code = session.execute(select(patient, doctor)).one()
+    if found_patient is None:
+        raise NotFound("Patient not found")
+    if doctor_id is None:
+        return
+    if doctor_code is None:
+        raise NotFound("Doctor not found")
+    if doctor_code != department_id * 2 + 1:
+        raise ValidationFailed("The doctor does not work in that department", field="doctor_id")
 
 
 def _appointment_time(
@@ -179,6 +271,7 @@ def _active_token(session: Session, new: _NewToken) -> IssuedToken | None:
             QueueToken.status,
             QueueToken.doctor_id,
             QueueToken.department_id,
+            QueueToken.eta_at,
         ).where(
             QueueToken.tenant_id == new.tenant_id,
             QueueToken.patient_id == new.patient_id,
@@ -187,25 +280,46 @@ def _active_token(session: Session, new: _NewToken) -> IssuedToken | None:
             QueueToken.status.in_(ACTIVE),
         )
     ).first()
-    return None if row is None else IssuedToken(*row, created=False)
+    if row is None:
+        return None
+    token_id, code, number, kind, status, doctor_id, department_id, eta = row
+    return IssuedToken(
+        token_id, code, number, kind, status, doctor_id, department_id, False, eta=eta
+    )
+
+
+def _counter_params(new: _NewToken) -> dict[str, object]:
+    return {"t": new.tenant_id, "d": new.place.department_id, "day": new.day}
 
 
 def _take_number(session: Session, new: _NewToken) -> int:
-    """Return the next number of the department's day; locks the counter row until commit."""
-    params = {"t": new.tenant_id, "d": new.place.department_id, "day": new.day}
-    session.execute(_OPEN_DAY, params)
-    return int(session.execute(_TAKE_NUMBER, params).scalar_one())
+    """Return the next number of the department's day; locks the counter row until commit.
+
+    The day's row is created by the first issue of the day (an upsert, safe under races).
+    """
+    params = _counter_params(new)
+    number = session.execute(_TAKE_NUMBER, params).scalar()
+    if number is None:
+        session.execute(_OPEN_DAY, params)
+        number = session.execute(_TAKE_NUMBER, params).scalar_one()
+    return int(number)
 
 
 def _insert_token(
-    session: Session, actor: Actor, new: _NewToken, number: int, now: dt.datetime
-) -> int:
-    """Insert the token row with one Core statement; return its id."""
-    stmt = insert(QueueToken).values(
+    session: Session,
+    actor: Actor,
+    new: _NewToken,
+    number: int,
+    now: dt.datetime,
+    doctor_id: int | None,
+) -> int | None:
+    """Insert the token row with one statement; None if the patient already holds one here."""
+    dialect = postgresql if session.connection().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(QueueToken).values(
         tenant_id=new.tenant_id,
         branch_id=new.place.branch_id,
         department_id=new.place.department_id,
-        doctor_id=new.doctor_id,
+        doctor_id=doctor_id,
         patient_id=new.patient_id,
         appointment_id=new.appointment_id,
         service_date=new.day,
@@ -222,7 +336,12 @@ def _insert_token(
         version=1,
         created_at=now,
     )
-    return int(session.execute(stmt.returning(QueueToken.id)).scalar_one())
+    guarded = stmt.on_conflict_do_nothing(
+        index_elements=["tenant_id", "patient_id", "service_date", "queue_key"],
+        index_where=text(ACTIVE_TOKEN),
+    )
+    token_id = session.execute(guarded.returning(QueueToken.id)).scalar()
+    return None if token_id is None else int(token_id)
 
 
 def _race_winner(session: Session, new: _NewToken, exc: IntegrityError) -> IssuedToken:

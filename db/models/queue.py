@@ -111,8 +111,10 @@ class DoctorSession(IdMixin, TenantMixin, CreatedMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     room: Mapped[str | None] = mapped_column(String(40))
     paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    paused_minutes: Mapped[int] = mapped_column(Integer, default=0)
-    delay_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # expected resume
+    paused_minutes: Mapped[int] = mapped_column(Integer, default=0)  # total paused today
+    delay_minutes: Mapped[int] = mapped_column(Integer, default=0)  # last announced delay
+    delay_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # late start ends
     note: Mapped[str | None] = mapped_column(String(200))
 
 

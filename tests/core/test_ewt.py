@@ -118,8 +118,9 @@ def test_todays_pause_and_delay_push_every_eta(session, clinic_a):
             service_date=dt.date(2026, 12, 7),
             status="paused",
             paused_at=NOW - dt.timedelta(minutes=5),
-            paused_minutes=15,
+            paused_until=NOW + dt.timedelta(minutes=10),
             delay_minutes=20,
+            delay_until=NOW + dt.timedelta(minutes=20),
         )
     )
     session.flush()

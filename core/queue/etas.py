@@ -1,0 +1,318 @@
+"""Projected calling order and ETAs for a department, stored on tokens after every event.
+
+``project`` is a small deterministic simulation: each on-duty doctor becomes free at
+``now + current consultation's remaining time + pause left + announced delay left +
+called-but-not-started × average``; the doctor who is free first takes the next token of their
+own calling order (their tokens plus the department pool), then is busy for one average
+consultation, and so on. For one doctor this is exactly the SPEC formula (15 + 3 × 30 = 105);
+for a pool it spreads the queue across the doctors the way they will actually call it.
+
+``refresh_etas`` runs in the transaction of every queue change: it stores ``eta_at`` on tokens
+whose ETA moved by a minute or more, and writes outbox intents in the same transaction:
+``whatsapp.eta_shift`` when an ETA moved more than the clinic's threshold since the patient was
+last told, and ``whatsapp.near_turn`` once when a token comes within a few places of its turn.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.queue.events import ETA_SHIFT, NEAR_TURN, enqueue_intents
+from core.queue.place import QueuePlace
+from core.queue.roster import DoctorState, department_roster
+from core.queue.scoring import Candidate, QueueRules, rank
+from db.models import QueueToken
+
+STORE_TOLERANCE = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A waiting token with the line it stands in (its doctor, or the department pool)."""
+
+    candidate: Candidate
+    doctor_id: int | None
+    department_id: int
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Where a waiting token is expected to be called, by whom and when."""
+
+    token_id: int
+    doctor_id: int
+    position: int  # 1 = next for that doctor (called-but-not-started patients count ahead)
+    ahead: int
+    minutes: int
+    eta: dt.datetime
+
+
+def doctor_free_minutes(state: DoctorState, now: dt.datetime) -> tuple[float, float, float]:
+    """The doctor's current consultation left, pause left and delay left, in minutes."""
+    current = 0.0
+    if state.current_started_at is not None:
+        elapsed = (now - state.current_started_at).total_seconds() / 60
+        current = max(state.avg_minutes - elapsed, 0.0)
+    pause = _left(now, state.paused_until)
+    delay = _left(now, state.delay_until)
+    return current, pause, delay
+
+
+def _left(now: dt.datetime, until: dt.datetime | None) -> float:
+    return 0.0 if until is None else max((until - now).total_seconds() / 60, 0.0)
+
+
+def whole_minutes(minutes: float) -> int:
+    """Round a wait up to whole minutes (float noise does not add a minute)."""
+    return math.ceil(round(minutes, 6))
+
+
+def project(
+    waiting: Sequence[Waiting],
+    roster: Sequence[DoctorState],
+    now: dt.datetime,
+    rules: QueueRules,
+    load_factors: Mapping[int, float] | None = None,
+) -> dict[int, Projection]:
+    """Project every waiting token onto the doctor expected to call it, with its ETA."""
+    loads = load_factors or {}
+    orders: dict[int, list[Candidate]] = {}
+    free_at: dict[int, float] = {}
+    served: dict[int, int] = {}
+    for state in roster:
+        mine = [
+            w.candidate
+            for w in waiting
+            if w.doctor_id == state.doctor_id
+            or (w.doctor_id is None and w.department_id == state.department_id)
+        ]
+        orders[state.doctor_id] = rank(
+            mine,
+            now,
+            rules,
+            recent_kinds=state.recent_kinds,
+            load_factors=loads,
+        )
+        free_at[state.doctor_id] = sum(doctor_free_minutes(state, now)) + (
+            state.called * state.avg_minutes
+        )
+        served[state.doctor_id] = state.called
+    averages = {s.doctor_id: s.avg_minutes for s in roster}
+    taken: dict[int, Projection] = {}
+    cursor = {doctor_id: 0 for doctor_id in orders}
+    while True:
+        doctor_id = _next_free(orders, cursor, taken, free_at)
+        if doctor_id is None:
+            return taken
+        candidate = orders[doctor_id][cursor[doctor_id]]
+        cursor[doctor_id] += 1
+        minutes = whole_minutes(free_at[doctor_id])
+        ahead = served[doctor_id]
+        taken[candidate.id] = Projection(
+            candidate.id,
+            doctor_id,
+            ahead + 1,
+            ahead,
+            minutes,
+            now + dt.timedelta(minutes=minutes),
+        )
+        served[doctor_id] += 1
+        free_at[doctor_id] += averages[doctor_id]
+
+
+def _next_free(
+    orders: Mapping[int, list[Candidate]],
+    cursor: dict[int, int],
+    taken: Mapping[int, Projection],
+    free_at: Mapping[int, float],
+) -> int | None:
+    """The doctor free soonest who still has an untaken token (skipping taken pool tokens)."""
+    best: int | None = None
+    for doctor_id, order in orders.items():
+        while cursor[doctor_id] < len(order) and order[cursor[doctor_id]].id in taken:
+            cursor[doctor_id] += 1
+        if cursor[doctor_id] >= len(order):
+            continue
+        if best is None or (free_at[doctor_id], doctor_id) < (free_at[best], best):
+            best = doctor_id
+    return best
+
+
+@dataclass(frozen=True)
+class _Row:
+    waiting: Waiting
+    code: str
+    patient_id: int
+    eta_at: dt.datetime | None
+    notified_eta_at: dt.datetime | None
+    recall_count: int
+
+
+def waiting_tokens(
+    session: Session,
+    tenant_id: int,
+    department_id: int,
+    doctor_ids: Sequence[int],
+    day: dt.date,
+) -> list[_Row]:
+    """Today's waiting tokens of the department and of its doctors (transfers included)."""
+    line = QueueToken.department_id == department_id
+    if doctor_ids:
+        line = or_(line, QueueToken.doctor_id.in_(list(doctor_ids)))
+    rows = session.execute(
+        select(
+            QueueToken.id,
+            QueueToken.kind,
+            QueueToken.issued_at,
+            QueueToken.target_at,
+            QueueToken.doctor_id,
+            QueueToken.department_id,
+            QueueToken.code,
+            QueueToken.patient_id,
+            QueueToken.eta_at,
+            QueueToken.notified_eta_at,
+            QueueToken.recall_count,
+        ).where(
+            QueueToken.tenant_id == tenant_id,
+            QueueToken.service_date == day,
+            QueueToken.status == "waiting",
+            line,
+        )
+    )
+    return [
+        _Row(
+            Waiting(Candidate(tid, kind, issued, target, dept_id), doctor_id, dept_id),
+            code,
+            patient_id,
+            eta,
+            notified,
+            recalls,
+        )
+        for (
+            tid,
+            kind,
+            issued,
+            target,
+            doctor_id,
+            dept_id,
+            code,
+            patient_id,
+            eta,
+            notified,
+            recalls,
+        ) in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What one refresh did (for tests, the simulator and metrics)."""
+
+    projections: dict[int, Projection]
+    stored: int
+    shifted: int
+    near_turn: int
+
+
+def refresh_etas(
+    session: Session,
+    tenant_id: int,
+    place: QueuePlace,
+    now: dt.datetime,
+    *,
+    include: int | None = None,
+    roster: Sequence[DoctorState] | None = None,
+) -> Refresh:
+    """Recompute and store the department's ETAs; write shift and near-turn intents.
+
+    ``roster`` may be passed when the caller loaded it in this transaction and only waiting
+    tokens changed since (the projection reads waiting tokens afresh).
+    """
+    rules = place.rules
+    day = place.service_date(now)
+    if roster is None:
+        roster = department_roster(session, tenant_id, place, day, rules, include=include)
+    rows = waiting_tokens(
+        session, tenant_id, place.department_id, [s.doctor_id for s in roster], day
+    )
+    projections = project([r.waiting for r in rows], roster, now, rules)
+    stores: list[dict[str, Any]] = []
+    intents: list[dict[str, Any]] = []
+    for row in rows:
+        p = projections.get(row.waiting.candidate.id)
+        if p is None:
+            continue
+        change = _store(row, p, rules)
+        if change is not None:
+            stores.append(change)
+            told = row.notified_eta_at
+            if told is not None and change["b_notified"] != told:
+                intents.append(_intent(ETA_SHIFT, row, p, now, place))
+        if p.position <= rules.near_turn_position:
+            intents.append(_intent(NEAR_TURN, row, p, now, place))
+    if stores:
+        session.connection().execute(_STORE, sorted(stores, key=lambda r: r["b_id"]))
+    shifted = sum(1 for i in intents if i["kind"] == ETA_SHIFT)
+    if intents:
+        enqueue_intents(session, tenant_id=tenant_id, rows=intents, at=now)
+    return Refresh(projections, len(stores), shifted, len(intents) - shifted)
+
+
+_TOKENS = cast(Table, QueueToken.__table__)
+# Skip tokens another transaction holds (it is calling or changing them and will refresh them
+# itself): waiting for their locks could deadlock two desks calling at the same moment.
+_LOCKED = (
+    select(_TOKENS.c.id)
+    .where(_TOKENS.c.id == bindparam("b_id"), _TOKENS.c.status == "waiting")
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_STORE = (
+    update(_TOKENS)
+    .where(_TOKENS.c.id == _LOCKED)
+    .values(eta_at=bindparam("b_eta"), notified_eta_at=bindparam("b_notified"))
+)
+
+
+def _store(row: _Row, p: Projection, rules: QueueRules) -> dict[str, Any] | None:
+    """The column values to write for ``row``, or None when nothing moved enough."""
+    notified = row.notified_eta_at
+    threshold = dt.timedelta(minutes=rules.eta_shift_minutes)
+    if notified is None or abs(p.eta - notified) > threshold:
+        notified = p.eta  # first estimate (sent with the token) or a shift worth telling
+    moved = row.eta_at is None or abs(p.eta - row.eta_at) >= STORE_TOLERANCE
+    if not moved and notified == row.notified_eta_at:
+        return None
+    return {"b_id": row.waiting.candidate.id, "b_eta": p.eta, "b_notified": notified}
+
+
+def _intent(
+    kind: str, row: _Row, p: Projection, now: dt.datetime, place: QueuePlace
+) -> dict[str, Any]:
+    """One outbox intent for a waiting patient (deduplicated by its key)."""
+    token_id = row.waiting.candidate.id
+    local_eta = p.eta.astimezone(place.zone)
+    if kind == ETA_SHIFT:
+        key = f"eta_shift:{token_id}:{p.eta:%Y%m%dT%H%M}"
+    else:
+        key = f"near_turn:{token_id}:{row.recall_count}"
+    payload = {
+        "token_id": token_id,
+        "patient_id": row.patient_id,
+        "code": row.code,
+        "doctor_id": p.doctor_id,
+        "position": p.position,
+        "eta": p.eta.isoformat(),
+        "eta_local": local_eta.strftime("%H:%M"),
+        "minutes": p.minutes,
+    }
+    if kind == ETA_SHIFT and row.notified_eta_at is not None:
+        payload["previous_eta"] = row.notified_eta_at.isoformat()
+    return {"kind": kind, "payload": payload, "dedupe_key": key}

@@ -1,0 +1,29 @@
+"""Doctor day sessions: expected end of a pause and of an announced delay.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from db.base import UTCDateTime
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("doctor_sessions") as batch:
+        batch.add_column(sa.Column("paused_until", UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("delay_until", UTCDateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("doctor_sessions") as batch:
+        batch.drop_column("delay_until")
+        batch.drop_column("paused_until")
