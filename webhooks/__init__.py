@@ -1,0 +1,1 @@
+"""WhatsApp webhooks (inbound messages, statuses, Flows); the routes arrive with their issue."""

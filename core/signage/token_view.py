@@ -1,0 +1,116 @@
+"""What a patient's own token page shows: place, ETA, doctor and room; a masked name only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.context import Actor, load_owned, tenant_of
+from core.patients.views import masked_name
+from core.queue.ewt import doctor_queue_etas
+from core.queue.place import queue_place
+from core.queue.scoring import Candidate, rank, weights_from
+from db.models import Branch, Department, Doctor, Patient, QueueToken, Tenant
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """A token as its holder sees it; ``position`` and ``eta`` only while waiting."""
+
+    token_id: int
+    code: str
+    name: str
+    status: str
+    clinic: str
+    branch: str
+    branch_id: int
+    department: str
+    department_id: int
+    doctor: str | None
+    doctor_id: int | None
+    room: str | None
+    position: int | None
+    minutes: int | None
+    eta: dt.datetime | None
+    timezone: str
+    service_date: dt.date
+
+
+def token_view(session: Session, actor: Actor, *, token_id: int) -> TokenView:
+    """Render a token of the actor's clinic for its holder's page, or raise ``NotFound``."""
+    tenant_id = tenant_of(session, actor)
+    token = load_owned(session, actor, QueueToken, token_id, "Token")
+    clinic, branch, zone, dept = session.execute(
+        select(Tenant.name, Branch.name, Branch.timezone, Department.name)
+        .join(Branch, Branch.tenant_id == Tenant.id)
+        .join(Department, Department.branch_id == Branch.id)
+        .where(
+            Tenant.id == tenant_id,
+            Branch.id == token.branch_id,
+            Department.id == token.department_id,
+        )
+    ).one()
+    patient = session.get(Patient, token.patient_id)
+    doctor = session.get(Doctor, token.doctor_id) if token.doctor_id else None
+    position, minutes, eta = _place(session, actor, token)
+    place = queue_place(session, tenant_id, token.department_id)
+    room = token.room or (doctor.default_room if doctor else None)
+    return TokenView(
+        token_id=token.id,
+        code=token.code,
+        name=masked_name(patient.full_name) if patient and not patient.erased_at else "",
+        status=token.status,
+        clinic=clinic,
+        branch=branch,
+        branch_id=token.branch_id,
+        department=dept,
+        department_id=token.department_id,
+        doctor=doctor.full_name if doctor else None,
+        doctor_id=token.doctor_id,
+        room=room,
+        position=position,
+        minutes=minutes,
+        eta=eta,
+        timezone=zone or place.zone.key,
+        service_date=token.service_date,
+    )
+
+
+def _place(
+    session: Session, actor: Actor, token: QueueToken
+) -> tuple[int | None, int | None, dt.datetime | None]:
+    """Position, minutes and ETA of a waiting token (doctor queue or department pool)."""
+    if token.status != "waiting":
+        return None, None, None
+    if token.doctor_id is not None:
+        for eta in doctor_queue_etas(session, actor, doctor_id=token.doctor_id):
+            if eta.token_id == token.id:
+                return eta.position, eta.minutes, eta.eta
+        return None, None, token.eta_at
+    return _pool_position(session, actor, token), _minutes(actor, token.eta_at), token.eta_at
+
+
+def _pool_position(session: Session, actor: Actor, token: QueueToken) -> int | None:
+    """1-based place of an unassigned token among its department's, in calling order."""
+    place = queue_place(session, token.tenant_id, token.department_id)
+    rows = session.execute(
+        select(QueueToken.id, QueueToken.kind, QueueToken.issued_at).where(
+            QueueToken.tenant_id == token.tenant_id,
+            QueueToken.department_id == token.department_id,
+            QueueToken.service_date == token.service_date,
+            QueueToken.status == "waiting",
+            QueueToken.doctor_id.is_(None),
+        )
+    ).all()
+    order = rank([Candidate(*r) for r in rows], actor.clock(), weights_from(place.settings))
+    ids = [c.id for c in order]
+    return ids.index(token.id) + 1 if token.id in ids else None
+
+
+def _minutes(actor: Actor, eta: dt.datetime | None) -> int | None:
+    if eta is None:
+        return None
+    return max(0, round((eta - actor.clock()).total_seconds() / 60))
