@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.web.conftest import Floor, SseReader
+import httpx
+
+from tests.web.conftest import Floor, SseReader, make_floor
 
 
 def screen(live, floor: Floor, query: str = "") -> str:
@@ -92,3 +94,78 @@ def test_replay_sends_only_events_after_last_event_id_then_a_snapshot(live, floo
     snap = events[-1]
     assert int(snap.id) == int(events[1].id)
     assert snap.data["board"]["calls"][0]["code"] == "GEN-001"
+
+
+def test_department_filter_shows_only_that_departments_events(live, floor, sse):
+    from core import tenancy
+    from core.queue.tokens import issue_token
+
+    with floor.db.transaction(floor.tenant_id) as s:
+        ped = tenancy.create_department(
+            s, floor.clinic.system, branch_id=floor.clinic.branch.id, code="PED", name="Paeds"
+        )
+    gen_screen = open_screen(live, floor, sse, "?dept=gen")
+    ped_screen = open_screen(live, floor, sse, "?dept=PED")
+    assert gen_screen.next("snapshot").data["board"]["departments"][0]["code"] == "GEN"
+    assert [d["code"] for d in ped_screen.next("snapshot").data["board"]["departments"]] == ["PED"]
+    with floor.db.transaction(floor.tenant_id) as s:
+        issue_token(
+            s,
+            floor.clinic.receptionist,
+            patient_id=floor.patients[3],
+            department_id=ped.id,
+            kind="walk_in",
+        )
+    floor.issue(0)
+    ped_update = ped_screen.next("queue").data["update"]
+    assert ped_update["token"]["code"] == "PED-001"
+    assert [p["department_code"] for p in ped_update["pools"]] == ["PED"]
+    gen_update = gen_screen.next("queue").data["update"]
+    assert gen_update["token"]["code"] == "GEN-001"
+    assert all(e.type != "queue" for e in ped_screen.drain())
+
+
+def test_another_clinics_events_never_reach_the_screen(live, floor, db, sse):
+    other = make_floor(db)
+    mine = open_screen(live, floor, sse)
+    theirs = open_screen(live, other, sse)
+    mine.next("snapshot")
+    theirs.next("snapshot")
+    other.issue(0)
+    other.call()
+    floor.issue(1)
+    update = mine.next("queue").data["update"]
+    assert update["token"]["code"] == "GEN-001" and update["token"]["name"] == "Meena I."
+    assert mine.drain() == []
+    codes = [theirs.next("queue").data["update"]["type"] for _ in range(2)]
+    assert codes == ["TokenIssued", "TokenCalled"]
+    assert all(e.data["update"]["token"]["name"] != "Meena I." for e in theirs.drain())
+
+
+def test_unknown_branch_or_department_is_404(live, floor):
+    assert httpx.get(f"{live.url}/signage/no-such-branch/events").status_code == 404
+    page = httpx.get(f"{live.url}/signage/no-such-branch")
+    assert page.status_code == 404 and "Screen not found" in page.text
+    bad_dept = httpx.get(screen(live, floor, "?dept=XYZ"))
+    assert bad_dept.status_code == 404 and "XYZ" in bad_dept.text
+
+
+def test_bare_slug_shared_by_two_clinics_asks_for_the_qualified_form(live, floor, db):
+    make_floor(db)  # every test clinic's branch is called "main"
+    response = httpx.get(f"{live.url}/signage/main")
+    assert response.status_code == 404
+    assert "use the clinic" in response.text and ".main" in response.text
+
+
+def test_tv_page_is_plain_html_with_its_own_script_and_strict_csp(live, floor):
+    response = httpx.get(f"{live.url}/signage/{floor.clinic.tenant.slug}.main?dept=GEN")
+    assert response.status_code == 200
+    assert f"/signage/{floor.clinic.tenant.slug}.main/events?dept=GEN" in response.text
+    assert '<script src="/static/tv.js?v=' in response.text
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "strict-transport-security" not in response.headers  # plain HTTP on loopback
+    script = httpx.get(f"{live.url}/static/tv.js")
+    assert script.status_code == 200 and "EventSource" in script.text
