@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from core.errors import Conflict
 from core.queue.etas import refresh_etas
 from core.queue.events import NOW_SERVING, append_event, enqueue_intent
 from core.queue.place import queue_place
-from core.queue.roster import department_roster
+from core.queue.roster import load_line
 from core.queue.scoring import Candidate, QueueRules, rank
 from core.tenancy import access_branch
 from db.models import Doctor, QueueToken
@@ -60,25 +60,33 @@ def call_next(
         raise Conflict("That doctor is no longer active at this clinic")
     place = queue_place(session, tenant_id, doctor.department_id)
     rules, day = place.rules, place.service_date(now)
-    roster = department_roster(session, tenant_id, place, day, rules, include=doctor.id)
-    me = next(s for s in roster if s.doctor_id == doctor.id)
-    waiting = waiting_candidates(session, tenant_id, doctor, day, branch_id)
+    line = load_line(session, tenant_id, place, day, rules, include=doctor.id)
+    me = line.doctor(doctor.id)
+    if me is None:
+        raise Conflict("That doctor is no longer active at this clinic")
+    waiting = [
+        w.candidate
+        for w in line.waiting
+        if _is_mine(w.doctor_id, w.department_id, doctor)
+        and (branch_id is None or w.branch_id == branch_id)
+    ]
     loads = department_loads(session, tenant_id, day, waiting, rules)
     order = rank(waiting, now, rules, recent_kinds=me.recent_kinds, load_factors=loads)
     for candidate in order:
-        called = _claim(session, tenant_id, candidate.id, doctor, now)
+        called = _claim(session, tenant_id, candidate.id, doctor, me.room, now)
         if called is not None:
             _announce(session, actor, called, place.branch_id)
-            after = replace(
-                me,
-                called=me.called + 1,
-                recent_kinds=(called.kind, *me.recent_kinds),
-                waiting=max(me.waiting - 1, 0),
-            )
-            roster = [after if s is me else s for s in roster]
-            refresh_etas(session, tenant_id, place, now, roster=roster)
+            after = line.after_call(doctor.id, called.id, called.kind)
+            refresh_etas(session, tenant_id, place, now, line=after)
             return called
     return None
+
+
+def _is_mine(token_doctor: int | None, token_department: int, doctor: Doctor) -> bool:
+    """The doctor's own token, or an unassigned token of the doctor's department."""
+    if token_doctor is not None:
+        return token_doctor == doctor.id
+    return token_department == doctor.department_id
 
 
 def department_loads(
@@ -112,27 +120,6 @@ def department_loads(
     return {dept: rules.load_factor_per_waiting * n for dept, n in rows}
 
 
-def waiting_candidates(
-    session: Session, tenant_id: int, doctor: Doctor, day: dt.date, branch_id: int | None
-) -> Sequence[Candidate]:
-    """Return today's waiting tokens of the doctor and the department pool (no locks)."""
-    stmt = select(
-        QueueToken.id,
-        QueueToken.kind,
-        QueueToken.issued_at,
-        QueueToken.target_at,
-        QueueToken.department_id,
-    ).where(
-        QueueToken.tenant_id == tenant_id,
-        QueueToken.service_date == day,
-        QueueToken.status == "waiting",
-        _mine(doctor),
-    )
-    if branch_id is not None:
-        stmt = stmt.where(QueueToken.branch_id == branch_id)
-    return [Candidate(*row) for row in session.execute(stmt)]
-
-
 def _mine(doctor: Doctor) -> ColumnElement[bool]:
     """Tokens for this doctor, or unassigned tokens of the doctor's department."""
     return or_(
@@ -142,7 +129,12 @@ def _mine(doctor: Doctor) -> ColumnElement[bool]:
 
 
 def _claim(
-    session: Session, tenant_id: int, token_id: int, doctor: Doctor, now: dt.datetime
+    session: Session,
+    tenant_id: int,
+    token_id: int,
+    doctor: Doctor,
+    room: str | None,
+    now: dt.datetime,
 ) -> CalledToken | None:
     """Compare-and-set one token from waiting to called; None if another caller got it."""
     locked = (
@@ -163,7 +155,7 @@ def _claim(
             status="called",
             called_at=now,
             doctor_id=doctor.id,
-            room=doctor.default_room,
+            room=room,
             version=QueueToken.version + 1,
         )
         .returning(

@@ -19,14 +19,14 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.queue.events import ETA_SHIFT, NEAR_TURN, enqueue_intents
 from core.queue.place import QueuePlace
-from core.queue.roster import DoctorState, department_roster
+from core.queue.roster import DoctorState, Line, WaitingRow, load_line
 from core.queue.scoring import Candidate, QueueRules, rank
 from db.models import QueueToken
 
@@ -74,8 +74,19 @@ def whole_minutes(minutes: float) -> int:
     return math.ceil(round(minutes, 6))
 
 
+class InLine(Protocol):
+    """What the projection needs of a waiting token."""
+
+    @property
+    def candidate(self) -> Candidate: ...
+    @property
+    def doctor_id(self) -> int | None: ...
+    @property
+    def department_id(self) -> int: ...
+
+
 def project(
-    waiting: Sequence[Waiting],
+    waiting: Sequence[InLine],
     roster: Sequence[DoctorState],
     now: dt.datetime,
     rules: QueueRules,
@@ -146,72 +157,6 @@ def _next_free(
 
 
 @dataclass(frozen=True)
-class _Row:
-    waiting: Waiting
-    code: str
-    patient_id: int
-    eta_at: dt.datetime | None
-    notified_eta_at: dt.datetime | None
-    recall_count: int
-
-
-def waiting_tokens(
-    session: Session,
-    tenant_id: int,
-    department_id: int,
-    doctor_ids: Sequence[int],
-    day: dt.date,
-) -> list[_Row]:
-    """Today's waiting tokens of the department and of its doctors (transfers included)."""
-    line = QueueToken.department_id == department_id
-    if doctor_ids:
-        line = or_(line, QueueToken.doctor_id.in_(list(doctor_ids)))
-    rows = session.execute(
-        select(
-            QueueToken.id,
-            QueueToken.kind,
-            QueueToken.issued_at,
-            QueueToken.target_at,
-            QueueToken.doctor_id,
-            QueueToken.department_id,
-            QueueToken.code,
-            QueueToken.patient_id,
-            QueueToken.eta_at,
-            QueueToken.notified_eta_at,
-            QueueToken.recall_count,
-        ).where(
-            QueueToken.tenant_id == tenant_id,
-            QueueToken.service_date == day,
-            QueueToken.status == "waiting",
-            line,
-        )
-    )
-    return [
-        _Row(
-            Waiting(Candidate(tid, kind, issued, target, dept_id), doctor_id, dept_id),
-            code,
-            patient_id,
-            eta,
-            notified,
-            recalls,
-        )
-        for (
-            tid,
-            kind,
-            issued,
-            target,
-            doctor_id,
-            dept_id,
-            code,
-            patient_id,
-            eta,
-            notified,
-            recalls,
-        ) in rows
-    ]
-
-
-@dataclass(frozen=True)
 class Refresh:
     """What one refresh did (for tests, the simulator and metrics)."""
 
@@ -228,25 +173,22 @@ def refresh_etas(
     now: dt.datetime,
     *,
     include: int | None = None,
-    roster: Sequence[DoctorState] | None = None,
+    line: Line | None = None,
 ) -> Refresh:
     """Recompute and store the department's ETAs; write shift and near-turn intents.
 
-    ``roster`` may be passed when the caller loaded it in this transaction and only waiting
-    tokens changed since (the projection reads waiting tokens afresh).
+    ``line`` may be passed when the caller loaded it in this transaction and kept it up to
+    date with its own change (see ``Line.after_call``); otherwise it is read afresh.
     """
     rules = place.rules
-    day = place.service_date(now)
-    if roster is None:
-        roster = department_roster(session, tenant_id, place, day, rules, include=include)
-    rows = waiting_tokens(
-        session, tenant_id, place.department_id, [s.doctor_id for s in roster], day
-    )
-    projections = project([r.waiting for r in rows], roster, now, rules)
+    if line is None:
+        line = load_line(session, tenant_id, place, place.service_date(now), rules, include=include)
+    rows = line.waiting
+    projections = project(rows, line.roster, now, rules)
     stores: list[dict[str, Any]] = []
     intents: list[dict[str, Any]] = []
     for row in rows:
-        p = projections.get(row.waiting.candidate.id)
+        p = projections.get(row.candidate.id)
         if p is None:
             continue
         change = _store(row, p, rules)
@@ -281,7 +223,7 @@ _STORE = (
 )
 
 
-def _store(row: _Row, p: Projection, rules: QueueRules) -> dict[str, Any] | None:
+def _store(row: WaitingRow, p: Projection, rules: QueueRules) -> dict[str, Any] | None:
     """The column values to write for ``row``, or None when nothing moved enough."""
     notified = row.notified_eta_at
     threshold = dt.timedelta(minutes=rules.eta_shift_minutes)
@@ -290,14 +232,14 @@ def _store(row: _Row, p: Projection, rules: QueueRules) -> dict[str, Any] | None
     moved = row.eta_at is None or abs(p.eta - row.eta_at) >= STORE_TOLERANCE
     if not moved and notified == row.notified_eta_at:
         return None
-    return {"b_id": row.waiting.candidate.id, "b_eta": p.eta, "b_notified": notified}
+    return {"b_id": row.candidate.id, "b_eta": p.eta, "b_notified": notified}
 
 
 def _intent(
-    kind: str, row: _Row, p: Projection, now: dt.datetime, place: QueuePlace
+    kind: str, row: WaitingRow, p: Projection, now: dt.datetime, place: QueuePlace
 ) -> dict[str, Any]:
     """One outbox intent for a waiting patient (deduplicated by its key)."""
-    token_id = row.waiting.candidate.id
+    token_id = row.candidate.id
     local_eta = p.eta.astimezone(place.zone)
     if kind == ETA_SHIFT:
         key = f"eta_shift:{token_id}:{p.eta:%Y%m%dT%H%M}"

@@ -67,6 +67,16 @@ def append_event(
     )
 
 
+def append_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append several queue events (full column mappings) in one statement."""
+    if not rows:
+        return
+    unknown = {row["type"] for row in rows} - EVENT_TYPES
+    if unknown:
+        raise ValueError(f"Unknown queue event types {sorted(unknown)}")
+    session.execute(insert(QueueEvent).values(list(rows)))
+
+
 def enqueue_intent(
     session: Session,
     *,

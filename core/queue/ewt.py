@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
-from core.queue.etas import doctor_free_minutes, project, waiting_tokens
+from core.queue.etas import doctor_free_minutes, project
 from core.queue.place import queue_place
-from core.queue.roster import department_roster
+from core.queue.roster import load_line
 from db.models import Doctor, QueueToken
 
 DEFAULT_WINDOW = 5
@@ -166,15 +166,12 @@ def doctor_queue_etas(session: Session, actor: Actor, *, doctor_id: int) -> list
     doctor = load_owned(session, actor, Doctor, doctor_id, "Doctor")
     place = queue_place(session, tenant_id, doctor.department_id)
     day, rules = place.service_date(now), place.rules
-    roster = department_roster(session, tenant_id, place, day, rules, include=doctor.id)
-    me = next((s for s in roster if s.doctor_id == doctor.id), None)
+    line = load_line(session, tenant_id, place, day, rules, include=doctor.id)
+    me = line.doctor(doctor.id)
     if me is None:  # an inactive doctor has no line
         return []
-    rows = waiting_tokens(
-        session, tenant_id, place.department_id, [s.doctor_id for s in roster], day
-    )
-    codes = {r.waiting.candidate.id: r.code for r in rows}
-    projections = project([r.waiting for r in rows], roster, now, rules)
+    codes = {r.candidate.id: r.code for r in line.waiting}
+    projections = project(line.waiting, line.roster, now, rules)
     mine = sorted(
         (p for p in projections.values() if p.doctor_id == doctor.id), key=lambda p: p.position
     )

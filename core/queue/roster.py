@@ -1,4 +1,4 @@
-"""The doctors on duty in a department today and their live state, in four lean queries.
+"""The doctors on duty in a department today, their live state and the waiting line: 2 queries.
 
 On duty: an active doctor of the department with a weekly schedule (or a one-day override) at
 the department's branch for the service day, not on whole-day leave, whose day session is not
@@ -12,14 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import cast
+from dataclasses import dataclass, replace
+from typing import Protocol, cast
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.queue.place import QueuePlace
-from core.queue.scoring import QueueRules
+from core.queue.scoring import Candidate, QueueRules
 from db.models import (
     Doctor,
     DoctorLeave,
@@ -32,7 +32,26 @@ from db.models import (
 _DoctorRow = tuple[
     int, int, str | None, int, float, str | None, dt.datetime | None, dt.datetime | None
 ]
-HISTORY_DAYS = 14  # recent consultations feed the rolling average; older ones are ignored
+_LINE_STATUSES = ("waiting", "called", "in_consultation", "at_lab", "missed", "done")
+
+
+class _TokenRow(Protocol):
+    id: int
+    doctor_id: int | None
+    department_id: int
+    status: str
+    kind: str
+    issued_at: dt.datetime
+    target_at: dt.datetime | None
+    called_at: dt.datetime | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    code: str
+    patient_id: int
+    eta_at: dt.datetime | None
+    notified_eta_at: dt.datetime | None
+    recall_count: int
+    branch_id: int
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,77 @@ class DoctorState:
         return self.busy + self.served_today
 
 
+@dataclass(frozen=True)
+class WaitingRow:
+    """A waiting token with the line it stands in and what the ETA refresh needs of it."""
+
+    candidate: Candidate
+    doctor_id: int | None
+    department_id: int
+    code: str
+    patient_id: int
+    eta_at: dt.datetime | None
+    notified_eta_at: dt.datetime | None
+    recall_count: int
+    branch_id: int
+
+
+@dataclass(frozen=True)
+class Line:
+    """A department's on-duty doctors and every waiting token they may call, right now."""
+
+    roster: list[DoctorState]
+    waiting: list[WaitingRow]
+
+    def doctor(self, doctor_id: int) -> DoctorState | None:
+        """The state of one doctor of the roster."""
+        return next((s for s in self.roster if s.doctor_id == doctor_id), None)
+
+    def after_call(self, doctor_id: int, token_id: int, kind: str) -> Line:
+        """The line once ``doctor_id`` has called ``token_id`` (no need to read it again)."""
+        roster = [
+            replace(
+                s,
+                called=s.called + 1,
+                waiting=max(s.waiting - 1, 0),
+                recent_kinds=(kind, *s.recent_kinds),
+            )
+            if s.doctor_id == doctor_id
+            else s
+            for s in self.roster
+        ]
+        return Line(roster, [w for w in self.waiting if w.candidate.id != token_id])
+
+
+def load_line(
+    session: Session,
+    tenant_id: int,
+    place: QueuePlace,
+    day: dt.date,
+    rules: QueueRules,
+    *,
+    include: int | None = None,
+) -> Line:
+    """Load the department's line in two queries: doctors with sessions, today's tokens.
+
+    ``include`` is a doctor acting now (calling next) even if not rostered for the day. The
+    rolling average uses the doctor's consultations finished today (the last ``window``),
+    falling back to their slot length before the first one ends.
+    """
+    doctors = _doctors(session, tenant_id, place, day, include)
+    ids = [d[0] for d in doctors]
+    tokens = _todays_tokens(session, tenant_id, place.department_id, ids, day)
+    by_doctor: dict[int, list[_TokenRow]] = defaultdict(list)
+    waiting: list[WaitingRow] = []
+    for row in tokens:
+        if row.status == "waiting":
+            waiting.append(_waiting(row))
+        if row.doctor_id is not None:
+            by_doctor[row.doctor_id].append(row)
+    roster = [_state(d, by_doctor.get(d[0], []), rules) for d in doctors]
+    return Line(roster, waiting)
+
+
 def department_roster(
     session: Session,
     tenant_id: int,
@@ -74,40 +164,63 @@ def department_roster(
     *,
     include: int | None = None,
 ) -> list[DoctorState]:
-    """Return today's on-duty doctors of the department, by id, plus doctor ``include``.
+    """Return today's on-duty doctors of the department, by id, plus doctor ``include``."""
+    return load_line(session, tenant_id, place, day, rules, include=include).roster
 
-    ``include`` is a doctor acting now (calling next) even if not rostered for the day.
-    """
-    doctors = _doctors(session, tenant_id, place, day, include)
-    if not doctors:
-        return []
-    ids = [d[0] for d in doctors]
-    counts, started = _today(session, tenant_id, ids, day)
-    averages = _averages(session, tenant_id, ids, day, rules.rolling_window)
-    recent = _recent_kinds(session, tenant_id, ids, day, max(rules.cap_every - 1, 0))
-    roster = []
-    for doctor_id, dept_id, room, slot, weight, status, paused_until, delay_until in doctors:
-        mine = counts.get(doctor_id, {})
-        durations = averages.get(doctor_id)
-        roster.append(
-            DoctorState(
-                doctor_id=doctor_id,
-                department_id=dept_id,
-                room=room,
-                slot_minutes=slot,
-                performance_weight=float(weight or 1.0),
-                session_status=status or "active",
-                paused_until=paused_until if status == "paused" else None,
-                delay_until=delay_until,
-                avg_minutes=sum(durations) / len(durations) if durations else float(slot),
-                current_started_at=started.get(doctor_id),
-                called=mine.get("called", 0),
-                waiting=mine.get("waiting", 0),
-                served_today=mine.get("done", 0),
-                recent_kinds=tuple(recent.get(doctor_id, ())),
-            )
-        )
-    return roster
+
+def _state(doctor: _DoctorRow, tokens: list[_TokenRow], rules: QueueRules) -> DoctorState:
+    """Fold a doctor's tokens of today into their live state."""
+    doctor_id, dept_id, room, slot, weight, status, paused_until, delay_until = doctor
+    counts: dict[str, int] = defaultdict(int)
+    started: dt.datetime | None = None
+    finished: list[_TokenRow] = []
+    calls: list[_TokenRow] = []
+    for t in tokens:
+        counts[t.status] += 1
+        if t.status == "in_consultation" and t.started_at is not None:
+            started = t.started_at if started is None else max(started, t.started_at)
+        if t.status == "done" and t.started_at is not None and t.finished_at is not None:
+            finished.append(t)
+        if t.called_at is not None:
+            calls.append(t)
+    finished.sort(key=lambda t: (t.finished_at, t.id), reverse=True)
+    durations = [
+        max((t.finished_at - t.started_at).total_seconds() / 60, 0.0)
+        for t in finished[: rules.rolling_window]
+        if t.finished_at is not None and t.started_at is not None
+    ]
+    calls.sort(key=lambda t: (t.called_at, t.id), reverse=True)
+    recent = tuple(t.kind for t in calls[: max(rules.cap_every - 1, 0)])
+    return DoctorState(
+        doctor_id=doctor_id,
+        department_id=dept_id,
+        room=room,
+        slot_minutes=slot,
+        performance_weight=float(weight or 1.0),
+        session_status=status or "active",
+        paused_until=paused_until if status == "paused" else None,
+        delay_until=delay_until,
+        avg_minutes=sum(durations) / len(durations) if durations else float(slot),
+        current_started_at=started,
+        called=counts["called"],
+        waiting=counts["waiting"],
+        served_today=counts["done"],
+        recent_kinds=recent,
+    )
+
+
+def _waiting(t: _TokenRow) -> WaitingRow:
+    return WaitingRow(
+        Candidate(t.id, t.kind, t.issued_at, t.target_at, t.department_id),
+        t.doctor_id,
+        t.department_id,
+        t.code,
+        t.patient_id,
+        t.eta_at,
+        t.notified_eta_at,
+        t.recall_count,
+        t.branch_id,
+    )
 
 
 def _doctors(
@@ -171,105 +284,37 @@ def _doctors(
     return [cast(_DoctorRow, tuple(r)) for r in session.execute(stmt)]
 
 
-def _today(
-    session: Session, tenant_id: int, ids: list[int], day: dt.date
-) -> tuple[dict[int, dict[str, int]], dict[int, dt.datetime]]:
-    """Token counts by doctor and status today, and each consultation's start."""
-    rows = session.execute(
-        select(
-            QueueToken.doctor_id,
-            QueueToken.status,
-            func.count(),
-            func.max(QueueToken.started_at),
-        )
-        .where(
-            QueueToken.tenant_id == tenant_id,
-            QueueToken.doctor_id.in_(ids),
-            QueueToken.service_date == day,
-        )
-        .group_by(QueueToken.doctor_id, QueueToken.status)
-    )
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
-    started: dict[int, dt.datetime] = {}
-    for doctor_id, status, n, last_start in rows:
-        if doctor_id is None:
-            continue
-        counts[doctor_id][status] = n
-        if status == "in_consultation" and last_start is not None:
-            started[doctor_id] = last_start
-    return counts, started
+_TOKEN_COLUMNS = (
+    QueueToken.id,
+    QueueToken.doctor_id,
+    QueueToken.department_id,
+    QueueToken.status,
+    QueueToken.kind,
+    QueueToken.issued_at,
+    QueueToken.target_at,
+    QueueToken.called_at,
+    QueueToken.started_at,
+    QueueToken.finished_at,
+    QueueToken.code,
+    QueueToken.patient_id,
+    QueueToken.eta_at,
+    QueueToken.notified_eta_at,
+    QueueToken.recall_count,
+    QueueToken.branch_id,
+)
 
 
-def _averages(
-    session: Session, tenant_id: int, ids: list[int], day: dt.date, window: int
-) -> dict[int, list[float]]:
-    """Durations (minutes) of each doctor's last ``window`` finished consultations."""
-    ranked = (
-        select(
-            QueueToken.doctor_id,
-            QueueToken.started_at,
-            QueueToken.finished_at,
-            func.row_number()
-            .over(
-                partition_by=QueueToken.doctor_id,
-                order_by=(QueueToken.finished_at.desc(), QueueToken.id.desc()),
-            )
-            .label("n"),
-        )
-        .where(
-            QueueToken.tenant_id == tenant_id,
-            QueueToken.doctor_id.in_(ids),
-            QueueToken.service_date >= day - dt.timedelta(days=HISTORY_DAYS),
-            QueueToken.service_date <= day,
-            QueueToken.status == "done",
-            QueueToken.started_at.is_not(None),
-            QueueToken.finished_at.is_not(None),
-        )
-        .subquery()
+def _todays_tokens(
+    session: Session, tenant_id: int, department_id: int, doctor_ids: list[int], day: dt.date
+) -> Sequence[_TokenRow]:
+    """Today's tokens of the department and of its doctors (transfers in included)."""
+    line = QueueToken.department_id == department_id
+    if doctor_ids:
+        line = or_(line, QueueToken.doctor_id.in_(doctor_ids))
+    stmt = select(*_TOKEN_COLUMNS).where(
+        QueueToken.tenant_id == tenant_id,
+        QueueToken.service_date == day,
+        QueueToken.status.in_(_LINE_STATUSES),
+        line,
     )
-    rows = session.execute(
-        select(ranked.c.doctor_id, ranked.c.started_at, ranked.c.finished_at).where(
-            ranked.c.n <= window
-        )
-    )
-    durations: dict[int, list[float]] = defaultdict(list)
-    for doctor_id, start, end in rows:
-        durations[doctor_id].append(max((end - start).total_seconds() / 60, 0.0))
-    return durations
-
-
-def _recent_kinds(
-    session: Session, tenant_id: int, ids: list[int], day: dt.date, window: int
-) -> dict[int, list[str]]:
-    """Kinds of each doctor's latest ``window`` calls today, newest first."""
-    if window <= 0:
-        return {}
-    ranked = (
-        select(
-            QueueToken.doctor_id,
-            QueueToken.kind,
-            QueueToken.called_at,
-            func.row_number()
-            .over(
-                partition_by=QueueToken.doctor_id,
-                order_by=(QueueToken.called_at.desc(), QueueToken.id.desc()),
-            )
-            .label("n"),
-        )
-        .where(
-            QueueToken.tenant_id == tenant_id,
-            QueueToken.doctor_id.in_(ids),
-            QueueToken.service_date == day,
-            QueueToken.called_at.is_not(None),
-        )
-        .subquery()
-    )
-    rows = session.execute(
-        select(ranked.c.doctor_id, ranked.c.kind)
-        .where(ranked.c.n <= window)
-        .order_by(ranked.c.doctor_id, ranked.c.n)
-    )
-    kinds: dict[int, list[str]] = defaultdict(list)
-    for doctor_id, kind in rows:
-        kinds[doctor_id].append(kind)
-    return kinds
+    return cast(Sequence[_TokenRow], session.execute(stmt).all())

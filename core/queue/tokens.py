@@ -33,7 +33,7 @@ from core.queue.allocation import choose_doctor
 from core.queue.etas import refresh_etas
 from core.queue.events import append_event
 from core.queue.place import QueuePlace, queue_place
-from core.queue.roster import DoctorState, department_roster
+from core.queue.roster import Line, load_line
 from db.models import Appointment, Doctor, Patient, QueueToken
 from db.models.queue import ACTIVE_TOKEN, TOKEN_KINDS
 
@@ -121,7 +121,7 @@ def issue_token(
         taken = _take_and_insert(session, actor, new, now)
     if isinstance(taken, IssuedToken):
         return taken
-    number, token_id, assigned, roster = taken
+    number, token_id, assigned, _line = taken
     code = f"{new.place.department_code}-{number:03d}"
     payload = {"code": code, "kind": kind, "source": source, "queue_key": new.queue_key}
     if assigned != new.doctor_id:
@@ -138,7 +138,7 @@ def issue_token(
         payload=payload,
         at=now,
     )
-    refresh = refresh_etas(session, new.tenant_id, new.place, now, roster=roster)
+    refresh = refresh_etas(session, new.tenant_id, new.place, now)
     mine = refresh.projections.get(token_id)
     return IssuedToken(
         token_id,
@@ -154,7 +154,7 @@ def issue_token(
     )
 
 
-_Taken = tuple[int, int, int | None, list[DoctorState] | None]
+_Taken = tuple[int, int, int | None, Line | None]
 
 
 def _take_and_insert(
@@ -169,13 +169,13 @@ def _take_and_insert(
     """
     number = _take_number(session, new)
     assigned = new.doctor_id
-    roster: list[DoctorState] | None = None
+    line: Line | None = None
     if assigned is None and new.place.allocation_strategy != "pool":
-        roster = department_roster(session, new.tenant_id, new.place, new.day, new.place.rules)
-        assigned = choose_doctor(session, new.tenant_id, new.place, new.day, now, roster)
+        line = load_line(session, new.tenant_id, new.place, new.day, new.place.rules)
+        assigned = choose_doctor(session, new.tenant_id, new.place, new.day, now, line.roster)
     token_id = _insert_token(session, actor, new, number, now, assigned)
     if token_id is not None:
-        return number, token_id, assigned, roster
+        return number, token_id, assigned, line
     session.execute(_GIVE_BACK, _counter_params(new))
     existing = _active_token(session, new)
     if existing is None:

@@ -346,6 +346,7 @@ def test_hot_paths_are_a_handful_of_statements(session, clinic_a):
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     print(f"\nSQL statements: issue={issued} call_next={called}")
-    # issue: place, validation, counter, insert, event + ETA refresh (roster 4, line, store, intent)
-    # call next: doctor, place, roster 4, line, claim, event, now-serving, line again, intents
-    assert (issued, called) == (14, 11)
+    # issue: place, validation, counter, insert, event + ETA refresh (doctors, today's tokens,
+    # changed ETAs, intents); call next: doctor, place, doctors, today's tokens, claim, event,
+    # now-serving intent (the refresh reuses the line it read)
+    assert (issued, called) == (11, 7)
