@@ -259,7 +259,7 @@ class SignageService:
         self.database = database
         self.clock = clock
         sqlite = database.dialect == "sqlite"
-        self.poll_seconds = poll_seconds if poll_seconds is not None else (0.2 if sqlite else 2.0)
+        self.poll_seconds = poll_seconds if poll_seconds is not None else (0.1 if sqlite else 2.0)
         self.gap_timeout = gap_timeout if gap_timeout is not None else (0.0 if sqlite else 1.5)
         self.metrics = StreamMetrics()
         self.hubs: dict[tuple[int, int], BranchHub] = {}
