@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import Any
 
-RETRY_MS = 2000
+RETRY_MS = 1000
 
 
 def to_json(value: Any) -> str:

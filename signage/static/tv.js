@@ -13,7 +13,7 @@
   var LANG = body.dataset.lang || "en-IN";
   var TZ = body.dataset.tz || undefined;
   var MAX_CALLS = 6;
-  var MAX_NEXT = 4;
+  var MAX_NEXT = 3;
   var SILENCE_MS = 40000; // the server pings every 15 s; this long without a word = dead link
   var OFFLINE_AFTER_MS = 3000;
   var ANNOUNCE_MISSED_WITHIN_MS = 180000;
