@@ -30,6 +30,7 @@ from qlink.settings import ConfigError, Settings
 ROOT = Path(__file__).resolve().parent.parent
 RECEPTION_APP = ROOT / "apps" / "reception" / "app.py"
 UI_PORT = 8501
+SERVICE_PORT = 8000
 PLACEHOLDERS = {
     "worker": ("run the Dramatiq message workers", "messaging workers"),
 }
@@ -169,11 +170,40 @@ def _seed_demo(settings: Settings, _args: argparse.Namespace) -> int:
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     _seed_demo(settings, args)
     print(f"\nReception app: http://localhost:{UI_PORT}")
-    print("TV signage:    http://localhost:8000/signage/main (arrives with `qlink serve`)")
+    print(f"TV signage:    http://localhost:{SERVICE_PORT}/signage/main")
     if not RECEPTION_APP.exists():
         _explain_missing_ui(settings)
+        print("Start the TV signage service with `qlink serve`.")
         return 0
-    return _run_streamlit(settings, UI_PORT)
+    service = _start_service(settings, SERVICE_PORT)
+    try:
+        return _run_streamlit(settings, UI_PORT)
+    finally:
+        _stop_service(service)
+
+
+def _start_service(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    """Run ``qlink serve`` (TV signage, token pages) beside the reception app."""
+    command = [sys.executable, "-m", "qlink", "serve", "--port", str(port)]
+    return subprocess.Popen(command, env=_child_env(settings), cwd=ROOT)
+
+
+def _stop_service(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the service (it closes open TV streams itself) and wait for it."""
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(timeout=10)
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "QLINK_DATABASE_URL": settings.database_url,
+        "QLINK_VAR_DIR": str(settings.var_dir),
+    }
 
 
 def _ui(settings: Settings, args: argparse.Namespace) -> int:

@@ -40,10 +40,14 @@ class FakeStreamlit:
     def __init__(self, interrupts: int = 0) -> None:
         self.commands: list[list[str]] = []
         self.interrupts = interrupts
+        self.terminated = False
 
     def __call__(self, command: list[str], **_: Any) -> FakeStreamlit:
         self.commands.append(command)
         return self
+
+    def terminate(self) -> None:
+        self.terminated = True
 
     def wait(self, timeout: float | None = None) -> int:
         if self.interrupts:
@@ -153,7 +157,9 @@ def test_demo_starts_headless_streamlit_and_stops_cleanly_on_ctrl_c(
     streamlit = FakeStreamlit(interrupts=1)
     monkeypatch.setattr(cli.subprocess, "Popen", streamlit)
     assert cli.main(["demo"]) == 0
-    (command,) = streamlit.commands
+    service, command = streamlit.commands
+    assert service[-5:] == ["-m", "qlink", "serve", "--port", "8000"]
+    assert streamlit.terminated  # the TV service is stopped with the reception app
     assert command[-6:] == [
         "run",
         str(reception_app),
