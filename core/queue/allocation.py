@@ -4,7 +4,8 @@ Strategies, chosen per department (``Department.allocation_strategy``):
 
 * ``pool`` — nobody yet: the token waits in the department pool and the first doctor of the
   department to call next takes it (ETAs spread the pool across the on-duty doctors).
-* ``round_robin`` — the on-duty doctor after the one who got the department's previous token.
+* ``round_robin`` — the on-duty doctor after the one allocated the department's previous token,
+  in doctor-id order (tokens issued to a named doctor do not move the rotation).
 * ``least_busy`` — fewest tokens on hand (waiting for them, called or in consultation).
 * ``shortest_wait`` — the shortest expected wait: time left on the current consultation, pause
   and delay, plus their queue at their own rolling average.
@@ -74,15 +75,14 @@ def _round_robin(
     day: dt.date,
     available: Sequence[DoctorState],
 ) -> int:
-    """The next doctor by id after the one given the department's previous token today."""
+    """The next doctor by id after the one allocated the department's latest token today."""
     last = session.scalar(
         select(QueueToken.doctor_id)
         .where(
             QueueToken.tenant_id == tenant_id,
             QueueToken.department_id == department_id,
             QueueToken.service_date == day,
-            QueueToken.queue_key == f"dept:{department_id}",
-            QueueToken.doctor_id.is_not(None),
+            QueueToken.allocated_by.is_not(None),
         )
         .order_by(QueueToken.number.desc())
         .limit(1)

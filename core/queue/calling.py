@@ -2,9 +2,11 @@
 
 Candidates are read without locks and ranked in Python (``scoring.rank``); each is then claimed
 by compare-and-set, best first. On PostgreSQL the claim's subquery takes the row lock with
-``FOR UPDATE SKIP LOCKED``, so a concurrent caller skips a token being called instead of
-waiting for it; on SQLite the writer lock serialises callers. Either way a token moves from
-``waiting`` to ``called`` exactly once.
+``FOR UPDATE SKIP LOCKED``, so a concurrent caller does not queue behind a token being called.
+A token skipped that way is re-read: if it is still ``waiting`` as committed (its lock was an
+ETA refresh or a claim in flight), the claim waits for that lock rather than passing over the
+patient whose turn it is. On SQLite the writer lock serialises callers. Either way a token
+moves from ``waiting`` to ``called`` exactly once, in calling order.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from core.errors import Conflict
 from core.queue.etas import refresh_etas
 from core.queue.events import NOW_SERVING, append_event, enqueue_intent
 from core.queue.place import queue_place
-from core.queue.roster import load_line
+from core.queue.roster import RECENT, load_line
 from core.queue.scoring import Candidate, QueueRules, rank
 from core.tenancy import access_branch
 from db.models import Doctor, QueueToken
@@ -60,7 +62,7 @@ def call_next(
         raise Conflict("That doctor is no longer active at this clinic")
     place = queue_place(session, tenant_id, doctor.department_id)
     rules, day = place.rules, place.service_date(now)
-    line = load_line(session, tenant_id, place, day, rules, include=doctor.id)
+    line = load_line(session, tenant_id, place, day, rules, include=doctor.id, since=now - RECENT)
     me = line.doctor(doctor.id)
     if me is None:
         raise Conflict("That doctor is no longer active at this clinic")
@@ -73,7 +75,13 @@ def call_next(
     loads = department_loads(session, tenant_id, day, waiting, rules)
     order = rank(waiting, now, rules, recent_kinds=me.recent_kinds, load_factors=loads)
     for candidate in order:
-        called = _claim(session, tenant_id, candidate.id, doctor, me.room, now)
+        called = _claim(session, tenant_id, candidate.id, doctor, me.room, now, skip_locked=True)
+        if called is None and _still_waiting(session, candidate.id):
+            # Locked but not taken: another desk's ETA refresh or a claim not yet committed.
+            # Wait for that transaction instead of passing over a patient whose turn it is.
+            called = _claim(
+                session, tenant_id, candidate.id, doctor, me.room, now, skip_locked=False
+            )
         if called is not None:
             _announce(session, actor, called, place.branch_id)
             after = line.after_call(doctor.id, called.id, called.kind)
@@ -135,12 +143,14 @@ def _claim(
     doctor: Doctor,
     room: str | None,
     now: dt.datetime,
+    *,
+    skip_locked: bool,
 ) -> CalledToken | None:
     """Compare-and-set one token from waiting to called; None if another caller got it."""
     locked = (
         select(QueueToken.id)
         .where(QueueToken.id == token_id, QueueToken.status == "waiting")
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=skip_locked)
         .scalar_subquery()
     )
     stmt = (
@@ -177,6 +187,16 @@ def _claim(
     return CalledToken(
         token_id, code, kind, patient_id, doctor.id, department_id, room, recalls, called_at=now
     )
+
+
+def _still_waiting(session: Session, token_id: int) -> bool:
+    """Whether the token is still waiting as last committed (a plain, lock-free read)."""
+    status = (
+        session.connection()
+        .execute(select(QueueToken.status).where(QueueToken.id == token_id))
+        .scalar()
+    )
+    return status == "waiting"
 
 
 def _announce(session: Session, actor: Actor, token: CalledToken, branch_id: int) -> None:

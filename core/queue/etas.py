@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from core.queue.events import ETA_SHIFT, NEAR_TURN, enqueue_intents
 from core.queue.place import QueuePlace
-from core.queue.roster import DoctorState, Line, WaitingRow, load_line
+from core.queue.roster import RECENT, DoctorState, Line, WaitingRow, load_line
 from core.queue.scoring import Candidate, QueueRules, rank
 from db.models import QueueToken
 
@@ -182,7 +183,8 @@ def refresh_etas(
     """
     rules = place.rules
     if line is None:
-        line = load_line(session, tenant_id, place, place.service_date(now), rules, include=include)
+        day = place.service_date(now)
+        line = load_line(session, tenant_id, place, day, rules, include=include, since=now - RECENT)
     rows = line.waiting
     projections = project(rows, line.roster, now, rules)
     stores: list[dict[str, Any]] = []
@@ -242,7 +244,10 @@ def _intent(
     token_id = row.candidate.id
     local_eta = p.eta.astimezone(place.zone)
     if kind == ETA_SHIFT:
-        key = f"eta_shift:{token_id}:{p.eta:%Y%m%dT%H%M}"
+        # Each shift is its own message: notified_eta_at, written in the same transaction, is
+        # what stops repeats, so the key only has to be unique (pause, resume and pause again
+        # at the same minute are three messages).
+        key = f"eta_shift:{token_id}:{uuid.uuid4().hex}"
     else:
         key = f"near_turn:{token_id}:{row.recall_count}"
     payload = {

@@ -22,7 +22,7 @@ from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.queue.etas import doctor_free_minutes, project
 from core.queue.place import queue_place
-from core.queue.roster import load_line
+from core.queue.roster import RECENT, load_line
 from db.models import Doctor, QueueToken
 
 DEFAULT_WINDOW = 5
@@ -166,7 +166,7 @@ def doctor_queue_etas(session: Session, actor: Actor, *, doctor_id: int) -> list
     doctor = load_owned(session, actor, Doctor, doctor_id, "Doctor")
     place = queue_place(session, tenant_id, doctor.department_id)
     day, rules = place.service_date(now), place.rules
-    line = load_line(session, tenant_id, place, day, rules, include=doctor.id)
+    line = load_line(session, tenant_id, place, day, rules, include=doctor.id, since=now - RECENT)
     me = line.doctor(doctor.id)
     if me is None:  # an inactive doctor has no line
         return []

@@ -172,6 +172,14 @@ def _move(
     code, seen, version = token.code, token.status, token.version
     if seen not in move.sources:
         raise Conflict(_wrong_state(code, seen, move), status=seen)
+    place = queue_place(session, token.tenant_id, token.department_id)
+    if move is not CANCEL and token.service_date < place.service_date(now):
+        raise Conflict(
+            f"Token {code} was for {token.service_date:%d %b %Y}; that day is over, "
+            "issue a new token",
+            status=seen,
+        )
+    values = extra(now)
     stmt = (
         update(QueueToken)
         .where(
@@ -180,20 +188,39 @@ def _move(
             QueueToken.status == seen,
             QueueToken.version == version,
         )
-        .values(status=move.target, version=QueueToken.version + 1, **extra(now))
+        .values(status=move.target, version=QueueToken.version + 1, **values)
         .execution_options(synchronize_session=False)
     )
     changed = _execute(session, stmt, guarded=move is TRANSFER)
     if changed != 1:
         raise Conflict(f"Token {code} changed meanwhile; reload and try again")
-    department_id, doctor_before = token.department_id, token.doctor_id
+    before = _Seen(
+        token.tenant_id,
+        token.branch_id,
+        token.department_id,
+        token.doctor_id,
+        token.recall_count,
+    )
     session.expire(token)
-    _record(session, actor, token, move, seen, now, note)
-    for dept in sorted({department_id} | ({also_refresh} if also_refresh else set())):
-        place = queue_place(session, token.tenant_id, dept)
-        refresh_etas(session, token.tenant_id, place, now, include=doctor_before)
-    recalls = token.recall_count
+    doctor_after = values.get("doctor_id", before.doctor_id)
+    _record(session, actor, token_id, code, before, doctor_after, move, seen, now, note)
+    refresh_etas(session, before.tenant_id, place, now, include=before.doctor_id)
+    if also_refresh is not None and also_refresh != place.department_id:
+        other = queue_place(session, before.tenant_id, also_refresh)
+        refresh_etas(session, before.tenant_id, other, now, include=doctor_after)
+    recalls = before.recall_count + (1 if move is RECALL else 0)
     return TokenState(token_id, code, move.target, recalls)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The token's identity as read before the change."""
+
+    tenant_id: int
+    branch_id: int
+    department_id: int
+    doctor_id: int | None
+    recall_count: int
 
 
 def _execute(session: Session, stmt: Any, *, guarded: bool) -> int:
@@ -210,23 +237,26 @@ def _execute(session: Session, stmt: Any, *, guarded: bool) -> int:
 def _record(
     session: Session,
     actor: Actor,
-    token: QueueToken,
+    token_id: int,
+    code: str,
+    before: _Seen,
+    doctor_id: int | None,
     move: Move,
     seen: str,
     at: dt.datetime,
     note: dict[str, Any] | None,
 ) -> None:
-    """Append the move's queue event."""
+    """Append the move's queue event (a transfer names the doctor it went to)."""
     append_event(
         session,
-        tenant_id=token.tenant_id,
-        branch_id=token.branch_id,
-        department_id=token.department_id,
-        doctor_id=token.doctor_id,
-        token_id=token.id,
+        tenant_id=before.tenant_id,
+        branch_id=before.branch_id,
+        department_id=before.department_id,
+        doctor_id=doctor_id,
+        token_id=token_id,
         type=move.event,
         actor_id=actor.user_id,
-        payload={"code": token.code, "from": seen, "to": move.target, **(note or {})},
+        payload={"code": code, "from": seen, "to": move.target, **(note or {})},
         at=at,
     )
 

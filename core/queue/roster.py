@@ -32,6 +32,7 @@ from db.models import (
 _DoctorRow = tuple[
     int, int, str | None, int, float, str | None, dt.datetime | None, dt.datetime | None
 ]
+RECENT = dt.timedelta(hours=2)  # finished consultations this recent feed the rolling average
 _LINE_STATUSES = ("waiting", "called", "in_consultation", "at_lab", "missed", "done")
 
 
@@ -134,16 +135,19 @@ def load_line(
     rules: QueueRules,
     *,
     include: int | None = None,
+    since: dt.datetime | None = None,
 ) -> Line:
     """Load the department's line in two queries: doctors with sessions, today's tokens.
 
     ``include`` is a doctor acting now (calling next) even if not rostered for the day. The
-    rolling average uses the doctor's consultations finished today (the last ``window``),
-    falling back to their slot length before the first one ends.
+    rolling average uses the doctor's last ``window`` consultations finished today, falling
+    back to their slot length before the first one ends. With ``since``, finished tokens are
+    read only from then on (recent pace; keeps the read small late in a busy day), and
+    ``served_today`` counts only those.
     """
     doctors = _doctors(session, tenant_id, place, day, include)
     ids = [d[0] for d in doctors]
-    tokens = _todays_tokens(session, tenant_id, place.department_id, ids, day)
+    tokens = _todays_tokens(session, tenant_id, place.department_id, ids, day, since)
     by_doctor: dict[int, list[_TokenRow]] = defaultdict(list)
     waiting: list[WaitingRow] = []
     for row in tokens:
@@ -281,7 +285,7 @@ def _doctors(
         or_(DoctorSession.status.is_(None), DoctorSession.status != "closed"),
     )
     stmt = stmt.where(rostered if include is None else or_(Doctor.id == include, rostered))
-    return [cast(_DoctorRow, tuple(r)) for r in session.execute(stmt)]
+    return [cast(_DoctorRow, tuple(r)) for r in session.connection().execute(stmt)]
 
 
 _TOKEN_COLUMNS = (
@@ -305,7 +309,12 @@ _TOKEN_COLUMNS = (
 
 
 def _todays_tokens(
-    session: Session, tenant_id: int, department_id: int, doctor_ids: list[int], day: dt.date
+    session: Session,
+    tenant_id: int,
+    department_id: int,
+    doctor_ids: list[int],
+    day: dt.date,
+    since: dt.datetime | None,
 ) -> Sequence[_TokenRow]:
     """Today's tokens of the department and of its doctors (transfers in included)."""
     line = QueueToken.department_id == department_id
@@ -317,4 +326,7 @@ def _todays_tokens(
         QueueToken.status.in_(_LINE_STATUSES),
         line,
     )
-    return cast(Sequence[_TokenRow], session.execute(stmt).all())
+    if since is not None:
+        stmt = stmt.where(or_(QueueToken.status != "done", QueueToken.finished_at >= since))
+    # Core execution: plain rows, no ORM loading machinery on the hot path.
+    return cast(Sequence[_TokenRow], session.connection().execute(stmt).all())

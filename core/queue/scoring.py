@@ -18,6 +18,7 @@ Rules come from the tenant's ``settings`` overridden by the department's ``queue
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,7 +95,8 @@ def weights_from(settings: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _is_number(value: Any) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite int or float (not a bool, NaN or infinity: those would scramble the order)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)

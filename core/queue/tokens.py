@@ -19,9 +19,9 @@ writes the ``TokenIssued`` queue event as its audit trail; it skips ``audit.reco
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import case, select, text
+from sqlalchemy import ColumnElement, case, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from core.queue.allocation import choose_doctor
 from core.queue.etas import refresh_etas
 from core.queue.events import append_event
 from core.queue.place import QueuePlace, queue_place
-from core.queue.roster import Line, load_line
+from core.queue.roster import RECENT, Line, load_line
 from db.models import Appointment, Doctor, Patient, QueueToken
 from db.models.queue import ACTIVE_TOKEN, TOKEN_KINDS
 
@@ -171,8 +171,16 @@ def _take_and_insert(
     assigned = new.doctor_id
     line: Line | None = None
     if assigned is None and new.place.allocation_strategy != "pool":
-        line = load_line(session, new.tenant_id, new.place, new.day, new.place.rules)
+        held = _held_in_department(session, new)  # under the counter lock: no race
+        if held is not None:
+            session.execute(_GIVE_BACK, _counter_params(new))
+            return held
+        weighted = new.place.allocation_strategy == "performance_weighted"
+        since = None if weighted else now - RECENT  # weighted shares count the whole day
+        line = load_line(session, new.tenant_id, new.place, new.day, new.place.rules, since=since)
         assigned = choose_doctor(session, new.tenant_id, new.place, new.day, now, line.roster)
+        if assigned is not None:  # from now on it is that doctor's token, like a named one
+            new = replace(new, queue_key=f"doctor:{assigned}")
     token_id = _insert_token(session, actor, new, number, now, assigned)
     if token_id is not None:
         return number, token_id, assigned, line
@@ -260,8 +268,32 @@ def _appointment_time(
     return appt.slot_start
 
 
+def _held_in_department(session: Session, new: _NewToken) -> IssuedToken | None:
+    """The patient's active token in the department today, whoever's line it is in."""
+    return _first_token(
+        session,
+        QueueToken.tenant_id == new.tenant_id,
+        QueueToken.patient_id == new.patient_id,
+        QueueToken.service_date == new.day,
+        QueueToken.department_id == new.place.department_id,
+        QueueToken.status.in_(ACTIVE),
+    )
+
+
 def _active_token(session: Session, new: _NewToken) -> IssuedToken | None:
     """Return the patient's active token in this queue today, if any."""
+    return _first_token(
+        session,
+        QueueToken.tenant_id == new.tenant_id,
+        QueueToken.patient_id == new.patient_id,
+        QueueToken.service_date == new.day,
+        QueueToken.queue_key == new.queue_key,
+        QueueToken.status.in_(ACTIVE),
+    )
+
+
+def _first_token(session: Session, *where: ColumnElement[bool]) -> IssuedToken | None:
+    """The first token matching ``where``, as an existing (not created) token."""
     row = session.execute(
         select(
             QueueToken.id,
@@ -272,13 +304,9 @@ def _active_token(session: Session, new: _NewToken) -> IssuedToken | None:
             QueueToken.doctor_id,
             QueueToken.department_id,
             QueueToken.eta_at,
-        ).where(
-            QueueToken.tenant_id == new.tenant_id,
-            QueueToken.patient_id == new.patient_id,
-            QueueToken.service_date == new.day,
-            QueueToken.queue_key == new.queue_key,
-            QueueToken.status.in_(ACTIVE),
         )
+        .where(*where)
+        .order_by(QueueToken.id)
     ).first()
     if row is None:
         return None
@@ -333,6 +361,11 @@ def _insert_token(
         issued_at=now,
         recall_count=0,
         issued_by=actor.user_id,
+        allocated_by=(
+            new.place.allocation_strategy
+            if doctor_id is not None and new.doctor_id is None
+            else None
+        ),
         version=1,
         created_at=now,
     )

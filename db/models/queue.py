@@ -97,6 +97,7 @@ class QueueToken(IdMixin, TenantMixin, CreatedMixin, Base):
     eta_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     notified_eta_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     issued_by: Mapped[int | None] = mapped_column(BigId)
+    allocated_by: Mapped[str | None] = mapped_column(String(24))  # strategy that chose doctor
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 

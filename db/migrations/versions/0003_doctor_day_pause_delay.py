@@ -1,4 +1,4 @@
-"""Doctor day sessions: expected end of a pause and of an announced delay.
+"""Doctor day sessions: expected end of a pause and of a delay; how a token was allocated.
 
 Revision ID: 0003
 Revises: 0002
@@ -21,9 +21,13 @@ def upgrade() -> None:
     with op.batch_alter_table("doctor_sessions") as batch:
         batch.add_column(sa.Column("paused_until", UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("delay_until", UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("queue_tokens") as batch:
+        batch.add_column(sa.Column("allocated_by", sa.String(length=24), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("queue_tokens") as batch:
+        batch.drop_column("allocated_by")
     with op.batch_alter_table("doctor_sessions") as batch:
         batch.drop_column("delay_until")
         batch.drop_column("paused_until")
