@@ -180,7 +180,7 @@ def _claim(
         )
         .execution_options(synchronize_session=False)
     )
-    row = session.execute(stmt).first()
+    row = session.connection().execute(stmt).first()
     if row is None:
         return None
     token_id, code, kind, patient_id, _doctor, department_id, room, recalls = row

@@ -10,7 +10,9 @@ for a pool it spreads the queue across the doctors the way they will actually ca
 ``refresh_etas`` runs in the transaction of every queue change: it stores ``eta_at`` on tokens
 whose ETA moved by a minute or more, and writes outbox intents in the same transaction:
 ``whatsapp.eta_shift`` when an ETA moved more than the clinic's threshold since the patient was
-last told, and ``whatsapp.near_turn`` once when a token comes within a few places of its turn.
+last told, and ``whatsapp.near_turn`` once when a token comes within a few places of its turn
+(``near_turn_sent``; a recall or a return from the lab starts a new turn). Only tokens whose
+ETA or flags changed are written, so a quiet event costs two reads and nothing more.
 """
 
 from __future__ import annotations
@@ -193,13 +195,15 @@ def refresh_etas(
         p = projections.get(row.candidate.id)
         if p is None:
             continue
-        change = _store(row, p, rules)
-        if change is not None:
-            stores.append(change)
-            told = row.notified_eta_at
-            if told is not None and change["b_notified"] != told:
-                intents.append(_intent(ETA_SHIFT, row, p, now, place))
-        if p.position <= rules.near_turn_position:
+        near = p.position <= rules.near_turn_position and not row.near_turn_sent
+        change = _store(row, p, rules, near)
+        if change is None:
+            continue
+        stores.append(change)
+        told = row.notified_eta_at
+        if told is not None and change["b_notified"] != told:
+            intents.append(_intent(ETA_SHIFT, row, p, now, place))
+        if near:
             intents.append(_intent(NEAR_TURN, row, p, now, place))
     if stores:
         session.connection().execute(_STORE, sorted(stores, key=lambda r: r["b_id"]))
@@ -221,20 +225,25 @@ _LOCKED = (
 _STORE = (
     update(_TOKENS)
     .where(_TOKENS.c.id == _LOCKED)
-    .values(eta_at=bindparam("b_eta"), notified_eta_at=bindparam("b_notified"))
+    .values(
+        eta_at=bindparam("b_eta"),
+        notified_eta_at=bindparam("b_notified"),
+        near_turn_sent=bindparam("b_near"),
+    )
 )
 
 
-def _store(row: WaitingRow, p: Projection, rules: QueueRules) -> dict[str, Any] | None:
+def _store(row: WaitingRow, p: Projection, rules: QueueRules, near: bool) -> dict[str, Any] | None:
     """The column values to write for ``row``, or None when nothing moved enough."""
     notified = row.notified_eta_at
     threshold = dt.timedelta(minutes=rules.eta_shift_minutes)
     if notified is None or abs(p.eta - notified) > threshold:
         notified = p.eta  # first estimate (sent with the token) or a shift worth telling
     moved = row.eta_at is None or abs(p.eta - row.eta_at) >= STORE_TOLERANCE
-    if not moved and notified == row.notified_eta_at:
+    if not moved and notified == row.notified_eta_at and not near:
         return None
-    return {"b_id": row.candidate.id, "b_eta": p.eta, "b_notified": notified}
+    sent = row.near_turn_sent or near
+    return {"b_id": row.candidate.id, "b_eta": p.eta, "b_notified": notified, "b_near": sent}
 
 
 def _intent(
@@ -249,7 +258,7 @@ def _intent(
         # at the same minute are three messages).
         key = f"eta_shift:{token_id}:{uuid.uuid4().hex}"
     else:
-        key = f"near_turn:{token_id}:{row.recall_count}"
+        key = f"near_turn:{token_id}:{row.recall_count}:{uuid.uuid4().hex[:12]}"
     payload = {
         "token_id": token_id,
         "patient_id": row.patient_id,

@@ -52,7 +52,7 @@ def append_event(
     """Append one queue event (no ORM unit of work: a single INSERT)."""
     if type not in EVENT_TYPES:
         raise ValueError(f"Unknown queue event type {type!r}")
-    session.execute(
+    session.connection().execute(
         insert(QueueEvent).values(
             tenant_id=tenant_id,
             branch_id=branch_id,
@@ -74,7 +74,7 @@ def append_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     unknown = {row["type"] for row in rows} - EVENT_TYPES
     if unknown:
         raise ValueError(f"Unknown queue event types {sorted(unknown)}")
-    session.execute(insert(QueueEvent).values(list(rows)))
+    session.connection().execute(insert(QueueEvent).values(list(rows)))
 
 
 def enqueue_intent(
@@ -112,4 +112,6 @@ def enqueue_intents(
     ]  # one key order for every writer, so two transactions never wait on each other in a cycle
     dialect = postgresql if session.connection().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(OutboxMessage).values(values)
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"]))
+    session.connection().execute(
+        stmt.on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
+    )

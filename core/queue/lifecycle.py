@@ -91,7 +91,11 @@ def recall_token(session: Session, actor: Actor, *, token_id: int) -> TokenState
         actor,
         token_id,
         RECALL,
-        lambda now: {"called_at": None, "recall_count": QueueToken.recall_count + 1},
+        lambda now: {
+            "called_at": None,
+            "recall_count": QueueToken.recall_count + 1,
+            "near_turn_sent": False,
+        },
     )
 
 
@@ -112,7 +116,12 @@ def return_from_lab(session: Session, actor: Actor, *, token_id: int) -> TokenSt
         actor,
         token_id,
         FROM_LAB,
-        lambda now: {"kind": "lab_return", "called_at": None, "started_at": None},
+        lambda now: {
+            "kind": "lab_return",
+            "called_at": None,
+            "started_at": None,
+            "near_turn_sent": False,
+        },
     )
 
 
@@ -149,6 +158,7 @@ def transfer_token(
             "queue_key": f"doctor:{target.id}",
             "called_at": None,
             "room": None,
+            "near_turn_sent": False,
         },
         note=note,
         also_refresh=target.department_id,

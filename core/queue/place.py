@@ -39,19 +39,23 @@ class QueuePlace:
 
 def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePlace:
     """Load a department of the tenant with its zone in one query, or raise ``NotFound``."""
-    row = session.execute(
-        select(
-            Department.code,
-            Department.branch_id,
-            func.coalesce(Branch.timezone, Tenant.timezone),
-            Tenant.settings,
-            Department.queue_settings,
-            Department.allocation_strategy,
+    row = (
+        session.connection()
+        .execute(
+            select(
+                Department.code,
+                Department.branch_id,
+                func.coalesce(Branch.timezone, Tenant.timezone),
+                Tenant.settings,
+                Department.queue_settings,
+                Department.allocation_strategy,
+            )
+            .join(Branch, Branch.id == Department.branch_id)
+            .join(Tenant, Tenant.id == Department.tenant_id)
+            .where(Department.id == department_id, Department.tenant_id == tenant_id)
         )
-        .join(Branch, Branch.id == Department.branch_id)
-        .join(Tenant, Tenant.id == Department.tenant_id)
-        .where(Department.id == department_id, Department.tenant_id == tenant_id)
-    ).first()
+        .first()
+    )
     if row is None:
         raise NotFound("Department not found")
     code, branch_id, zone, settings, dept_settings, strategy = row

@@ -53,6 +53,7 @@ class _TokenRow(Protocol):
     notified_eta_at: dt.datetime | None
     recall_count: int
     branch_id: int
+    near_turn_sent: bool
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class WaitingRow:
     notified_eta_at: dt.datetime | None
     recall_count: int
     branch_id: int
+    near_turn_sent: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ def _waiting(t: _TokenRow) -> WaitingRow:
         t.notified_eta_at,
         t.recall_count,
         t.branch_id,
+        bool(t.near_turn_sent),
     )
 
 
@@ -305,6 +308,7 @@ _TOKEN_COLUMNS = (
     QueueToken.notified_eta_at,
     QueueToken.recall_count,
     QueueToken.branch_id,
+    QueueToken.near_turn_sent,
 )
 
 

@@ -173,7 +173,7 @@ def _take_and_insert(
     if assigned is None and new.place.allocation_strategy != "pool":
         held = _held_in_department(session, new)  # under the counter lock: no race
         if held is not None:
-            session.execute(_GIVE_BACK, _counter_params(new))
+            session.connection().execute(_GIVE_BACK, _counter_params(new))
             return held
         weighted = new.place.allocation_strategy == "performance_weighted"
         since = None if weighted else now - RECENT  # weighted shares count the whole day
@@ -184,7 +184,7 @@ def _take_and_insert(
     token_id = _insert_token(session, actor, new, number, now, assigned)
     if token_id is not None:
         return number, token_id, assigned, line
-    session.execute(_GIVE_BACK, _counter_params(new))
+    session.connection().execute(_GIVE_BACK, _counter_params(new))
     existing = _active_token(session, new)
     if existing is None:
         raise Conflict("The patient's token changed meanwhile; try again")
@@ -245,7 +245,7 @@ def _check_people(
         .where(Doctor.id == (doctor_id or 0), Doctor.tenant_id == tenant_id)
         .scalar_subquery()
     )
-    found_patient, doctor_code = session.execute(select(patient, doctor)).one()
+    found_patient, doctor_code = session.connection().execute(select(patient, doctor)).one()
     if found_patient is None:
         raise NotFound("Patient not found")
     if doctor_id is None:
@@ -294,20 +294,24 @@ def _active_token(session: Session, new: _NewToken) -> IssuedToken | None:
 
 def _first_token(session: Session, *where: ColumnElement[bool]) -> IssuedToken | None:
     """The first token matching ``where``, as an existing (not created) token."""
-    row = session.execute(
-        select(
-            QueueToken.id,
-            QueueToken.code,
-            QueueToken.number,
-            QueueToken.kind,
-            QueueToken.status,
-            QueueToken.doctor_id,
-            QueueToken.department_id,
-            QueueToken.eta_at,
+    row = (
+        session.connection()
+        .execute(
+            select(
+                QueueToken.id,
+                QueueToken.code,
+                QueueToken.number,
+                QueueToken.kind,
+                QueueToken.status,
+                QueueToken.doctor_id,
+                QueueToken.department_id,
+                QueueToken.eta_at,
+            )
+            .where(*where)
+            .order_by(QueueToken.id)
         )
-        .where(*where)
-        .order_by(QueueToken.id)
-    ).first()
+        .first()
+    )
     if row is None:
         return None
     token_id, code, number, kind, status, doctor_id, department_id, eta = row
@@ -326,10 +330,10 @@ def _take_number(session: Session, new: _NewToken) -> int:
     The day's row is created by the first issue of the day (an upsert, safe under races).
     """
     params = _counter_params(new)
-    number = session.execute(_TAKE_NUMBER, params).scalar()
+    number = session.connection().execute(_TAKE_NUMBER, params).scalar()
     if number is None:
-        session.execute(_OPEN_DAY, params)
-        number = session.execute(_TAKE_NUMBER, params).scalar_one()
+        session.connection().execute(_OPEN_DAY, params)
+        number = session.connection().execute(_TAKE_NUMBER, params).scalar_one()
     return int(number)
 
 
@@ -360,6 +364,7 @@ def _insert_token(
         target_at=new.target_at,
         issued_at=now,
         recall_count=0,
+        near_turn_sent=False,
         issued_by=actor.user_id,
         allocated_by=(
             new.place.allocation_strategy
@@ -373,7 +378,7 @@ def _insert_token(
         index_elements=["tenant_id", "patient_id", "service_date", "queue_key"],
         index_where=text(ACTIVE_TOKEN),
     )
-    token_id = session.execute(guarded.returning(QueueToken.id)).scalar()
+    token_id = session.connection().execute(guarded.returning(QueueToken.id)).scalar()
     return None if token_id is None else int(token_id)
 
 

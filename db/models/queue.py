@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -96,6 +98,9 @@ class QueueToken(IdMixin, TenantMixin, CreatedMixin, Base):
     recall_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     eta_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     notified_eta_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    near_turn_sent: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )  # this turn's heads-up
     issued_by: Mapped[int | None] = mapped_column(BigId)
     allocated_by: Mapped[str | None] = mapped_column(String(24))  # strategy that chose doctor
     version: Mapped[int] = mapped_column(Integer, default=1)
