@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import Executable, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
@@ -128,12 +129,37 @@ def department_loads(
     return {dept: rules.load_factor_per_waiting * n for dept, n in rows}
 
 
-def _mine(doctor: Doctor) -> ColumnElement[bool]:
-    """Tokens for this doctor, or unassigned tokens of the doctor's department."""
-    return or_(
-        QueueToken.doctor_id == doctor.id,
-        (QueueToken.doctor_id.is_(None)) & (QueueToken.department_id == doctor.department_id),
+def _build_claim(skip_locked: bool) -> Executable:
+    """The claim UPDATE, built once per locking mode (see the module docstring)."""
+    table = cast(Table, QueueToken.__table__)
+    t = table.c
+    locked = (
+        select(t.id)
+        .where(t.id == bindparam("token"), t.status == "waiting")
+        .with_for_update(skip_locked=skip_locked)
+        .scalar_subquery()
     )
+    mine = or_(
+        t.doctor_id == bindparam("doctor"),
+        t.doctor_id.is_(None) & (t.department_id == bindparam("dept")),
+    )
+    return (
+        update(table)
+        .where(t.id == locked, t.tenant_id == bindparam("t"), t.status == "waiting", mine)
+        .values(
+            status="called",
+            called_at=bindparam("now", type_=t.called_at.type),
+            doctor_id=bindparam("doctor"),
+            room=bindparam("room", type_=t.room.type),
+            version=t.version + 1,
+        )
+        .returning(
+            t.id, t.code, t.kind, t.patient_id, t.doctor_id, t.department_id, t.room, t.recall_count
+        )
+    )
+
+
+_CLAIM = {True: _build_claim(True), False: _build_claim(False)}
 
 
 def _claim(
@@ -147,40 +173,15 @@ def _claim(
     skip_locked: bool,
 ) -> CalledToken | None:
     """Compare-and-set one token from waiting to called; None if another caller got it."""
-    locked = (
-        select(QueueToken.id)
-        .where(QueueToken.id == token_id, QueueToken.status == "waiting")
-        .with_for_update(skip_locked=skip_locked)
-        .scalar_subquery()
-    )
-    stmt = (
-        update(QueueToken)
-        .where(
-            QueueToken.id == locked,
-            QueueToken.tenant_id == tenant_id,
-            QueueToken.status == "waiting",
-            _mine(doctor),
-        )
-        .values(
-            status="called",
-            called_at=now,
-            doctor_id=doctor.id,
-            room=room,
-            version=QueueToken.version + 1,
-        )
-        .returning(
-            QueueToken.id,
-            QueueToken.code,
-            QueueToken.kind,
-            QueueToken.patient_id,
-            QueueToken.doctor_id,
-            QueueToken.department_id,
-            QueueToken.room,
-            QueueToken.recall_count,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    row = session.connection().execute(stmt).first()
+    params = {
+        "token": token_id,
+        "t": tenant_id,
+        "doctor": doctor.id,
+        "dept": doctor.department_id,
+        "now": now,
+        "room": room,
+    }
+    row = session.connection().execute(_CLAIM[skip_locked], params).first()
     if row is None:
         return None
     token_id, code, kind, patient_id, _doctor, department_id, room, recalls = row

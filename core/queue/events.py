@@ -36,6 +36,17 @@ ETA_SHIFT = "whatsapp.eta_shift"
 DELAY = "whatsapp.delay"
 
 
+_EVENT = insert(QueueEvent)  # built once; executed with parameters (one or many rows)
+_INTENT = {  # keyed by "is PostgreSQL"
+    True: postgresql.insert(OutboxMessage).on_conflict_do_nothing(
+        index_elements=["tenant_id", "dedupe_key"]
+    ),
+    False: sqlite.insert(OutboxMessage).on_conflict_do_nothing(
+        index_elements=["tenant_id", "dedupe_key"]
+    ),
+}
+
+
 def append_event(
     session: Session,
     *,
@@ -53,17 +64,18 @@ def append_event(
     if type not in EVENT_TYPES:
         raise ValueError(f"Unknown queue event type {type!r}")
     session.connection().execute(
-        insert(QueueEvent).values(
-            tenant_id=tenant_id,
-            branch_id=branch_id,
-            department_id=department_id,
-            doctor_id=doctor_id,
-            token_id=token_id,
-            type=type,
-            actor_id=actor_id,
-            payload=payload,
-            created_at=at,
-        )
+        _EVENT,
+        {
+            "tenant_id": tenant_id,
+            "branch_id": branch_id,
+            "department_id": department_id,
+            "doctor_id": doctor_id,
+            "token_id": token_id,
+            "type": type,
+            "actor_id": actor_id,
+            "payload": payload,
+            "created_at": at,
+        },
     )
 
 
@@ -74,7 +86,7 @@ def append_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     unknown = {row["type"] for row in rows} - EVENT_TYPES
     if unknown:
         raise ValueError(f"Unknown queue event types {sorted(unknown)}")
-    session.connection().execute(insert(QueueEvent).values(list(rows)))
+    session.connection().execute(_EVENT, list(rows))
 
 
 def enqueue_intent(
@@ -110,8 +122,5 @@ def enqueue_intents(
         }
         for row in sorted(rows, key=lambda r: str(r["dedupe_key"]))
     ]  # one key order for every writer, so two transactions never wait on each other in a cycle
-    dialect = postgresql if session.connection().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(OutboxMessage).values(values)
-    session.connection().execute(
-        stmt.on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
-    )
+    connection = session.connection()
+    connection.execute(_INTENT[connection.dialect.name == "postgresql"], values)

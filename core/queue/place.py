@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
@@ -37,25 +37,25 @@ class QueuePlace:
         return now.astimezone(self.zone).date()
 
 
+_PLACE = (
+    select(
+        Department.code,
+        Department.branch_id,
+        func.coalesce(Branch.timezone, Tenant.timezone),
+        Tenant.settings,
+        Department.queue_settings,
+        Department.allocation_strategy,
+    )
+    .join(Branch, Branch.id == Department.branch_id)
+    .join(Tenant, Tenant.id == Department.tenant_id)
+    .where(Department.id == bindparam("dept"), Department.tenant_id == bindparam("t"))
+)
+
+
 def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePlace:
     """Load a department of the tenant with its zone in one query, or raise ``NotFound``."""
-    row = (
-        session.connection()
-        .execute(
-            select(
-                Department.code,
-                Department.branch_id,
-                func.coalesce(Branch.timezone, Tenant.timezone),
-                Tenant.settings,
-                Department.queue_settings,
-                Department.allocation_strategy,
-            )
-            .join(Branch, Branch.id == Department.branch_id)
-            .join(Tenant, Tenant.id == Department.tenant_id)
-            .where(Department.id == department_id, Department.tenant_id == tenant_id)
-        )
-        .first()
-    )
+    params = {"dept": department_id, "t": tenant_id}
+    row = session.connection().execute(_PLACE, params).first()
     if row is None:
         raise NotFound("Department not found")
     code, branch_id, zone, settings, dept_settings, strategy = row

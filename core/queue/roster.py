@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, cast
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import BindParameter, Date, Executable, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.queue.place import QueuePlace
@@ -230,21 +230,46 @@ def _waiting(t: _TokenRow) -> WaitingRow:
     )
 
 
-def _doctors(
-    session: Session,
-    tenant_id: int,
-    place: QueuePlace,
-    day: dt.date,
-    include: int | None,
-) -> Sequence[_DoctorRow]:
-    """Doctor rows joined with their day session; one query."""
+def _build_doctors_query() -> Executable:
+    """The roster query, built once; parameters: t, branch, day, weekday, dept, include."""
+    t: BindParameter[int] = bindparam("t")
+    branch: BindParameter[int] = bindparam("branch")
+    day: BindParameter[dt.date] = bindparam("day", type_=Date)
     day_session = and_(
-        DoctorSession.tenant_id == tenant_id,
+        DoctorSession.tenant_id == t,
         DoctorSession.doctor_id == Doctor.id,
-        DoctorSession.branch_id == place.branch_id,
+        DoctorSession.branch_id == branch,
         DoctorSession.service_date == day,
     )
-    stmt = (
+    scheduled = exists().where(
+        DoctorSchedule.tenant_id == t,
+        DoctorSchedule.doctor_id == Doctor.id,
+        DoctorSchedule.branch_id == branch,
+        DoctorSchedule.weekday == bindparam("weekday"),
+        DoctorSchedule.active.is_(True),
+        or_(DoctorSchedule.valid_from.is_(None), DoctorSchedule.valid_from <= day),
+        or_(DoctorSchedule.valid_to.is_(None), DoctorSchedule.valid_to >= day),
+    )
+    override = exists().where(
+        ScheduleOverride.tenant_id == t,
+        ScheduleOverride.doctor_id == Doctor.id,
+        ScheduleOverride.branch_id == branch,
+        ScheduleOverride.on_date == day,
+    )
+    day_off = exists().where(
+        DoctorLeave.tenant_id == t,
+        DoctorLeave.doctor_id == Doctor.id,
+        DoctorLeave.start_date <= day,
+        DoctorLeave.end_date >= day,
+        DoctorLeave.start_time.is_(None),
+    )
+    rostered = and_(
+        Doctor.department_id == bindparam("dept"),
+        or_(scheduled, override),
+        ~day_off,
+        or_(DoctorSession.status.is_(None), DoctorSession.status != "closed"),
+    )
+    return (
         select(
             Doctor.id,
             Doctor.department_id,
@@ -256,39 +281,35 @@ def _doctors(
             DoctorSession.delay_until,
         )
         .outerjoin(DoctorSession, day_session)
-        .where(Doctor.tenant_id == tenant_id, Doctor.active.is_(True))
+        .where(
+            Doctor.tenant_id == t,
+            Doctor.active.is_(True),
+            or_(Doctor.id == bindparam("include"), rostered),
+        )
         .order_by(Doctor.id)
     )
-    scheduled = exists().where(
-        DoctorSchedule.tenant_id == tenant_id,
-        DoctorSchedule.doctor_id == Doctor.id,
-        DoctorSchedule.branch_id == place.branch_id,
-        DoctorSchedule.weekday == day.weekday(),
-        DoctorSchedule.active.is_(True),
-        or_(DoctorSchedule.valid_from.is_(None), DoctorSchedule.valid_from <= day),
-        or_(DoctorSchedule.valid_to.is_(None), DoctorSchedule.valid_to >= day),
-    )
-    override = exists().where(
-        ScheduleOverride.tenant_id == tenant_id,
-        ScheduleOverride.doctor_id == Doctor.id,
-        ScheduleOverride.branch_id == place.branch_id,
-        ScheduleOverride.on_date == day,
-    )
-    day_off = exists().where(
-        DoctorLeave.tenant_id == tenant_id,
-        DoctorLeave.doctor_id == Doctor.id,
-        DoctorLeave.start_date <= day,
-        DoctorLeave.end_date >= day,
-        DoctorLeave.start_time.is_(None),
-    )
-    rostered = and_(
-        Doctor.department_id == place.department_id,
-        or_(scheduled, override),
-        ~day_off,
-        or_(DoctorSession.status.is_(None), DoctorSession.status != "closed"),
-    )
-    stmt = stmt.where(rostered if include is None else or_(Doctor.id == include, rostered))
-    return [cast(_DoctorRow, tuple(r)) for r in session.connection().execute(stmt)]
+
+
+_DOCTORS = _build_doctors_query()
+
+
+def _doctors(
+    session: Session,
+    tenant_id: int,
+    place: QueuePlace,
+    day: dt.date,
+    include: int | None,
+) -> Sequence[_DoctorRow]:
+    """Doctor rows joined with their day session; one prebuilt query."""
+    params = {
+        "t": tenant_id,
+        "branch": place.branch_id,
+        "day": day,
+        "weekday": day.weekday(),
+        "dept": place.department_id,
+        "include": -1 if include is None else include,
+    }
+    return [cast(_DoctorRow, tuple(r)) for r in session.connection().execute(_DOCTORS, params)]
 
 
 _TOKEN_COLUMNS = (
@@ -312,6 +333,19 @@ _TOKEN_COLUMNS = (
 )
 
 
+_NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_TODAYS_TOKENS = select(*_TOKEN_COLUMNS).where(
+    QueueToken.tenant_id == bindparam("t"),
+    QueueToken.service_date == bindparam("day", type_=Date),
+    QueueToken.status.in_(_LINE_STATUSES),
+    or_(
+        QueueToken.department_id == bindparam("dept"),
+        QueueToken.doctor_id.in_(bindparam("doctors", expanding=True)),
+    ),
+    or_(QueueToken.status != "done", QueueToken.finished_at >= bindparam("since")),
+)
+
+
 def _todays_tokens(
     session: Session,
     tenant_id: int,
@@ -321,16 +355,12 @@ def _todays_tokens(
     since: dt.datetime | None,
 ) -> Sequence[_TokenRow]:
     """Today's tokens of the department and of its doctors (transfers in included)."""
-    line = QueueToken.department_id == department_id
-    if doctor_ids:
-        line = or_(line, QueueToken.doctor_id.in_(doctor_ids))
-    stmt = select(*_TOKEN_COLUMNS).where(
-        QueueToken.tenant_id == tenant_id,
-        QueueToken.service_date == day,
-        QueueToken.status.in_(_LINE_STATUSES),
-        line,
-    )
-    if since is not None:
-        stmt = stmt.where(or_(QueueToken.status != "done", QueueToken.finished_at >= since))
-    # Core execution: plain rows, no ORM loading machinery on the hot path.
-    return cast(Sequence[_TokenRow], session.connection().execute(stmt).all())
+    params = {
+        "t": tenant_id,
+        "day": day,
+        "dept": department_id,
+        "doctors": doctor_ids or [-1],
+        "since": since or _NEVER,
+    }
+    # Core execution of a prebuilt statement: plain rows, no ORM loading on the hot path.
+    return cast(Sequence[_TokenRow], session.connection().execute(_TODAYS_TOKENS, params).all())

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, select, text
+from sqlalchemy import ColumnElement, bindparam, case, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -226,6 +227,20 @@ def _prepare(
     )
 
 
+_PEOPLE = select(
+    select(Patient.id)
+    .where(
+        Patient.id == bindparam("patient"),
+        Patient.tenant_id == bindparam("t"),
+        Patient.erased_at.is_(None),
+    )
+    .scalar_subquery(),
+    select(Doctor.department_id * 2 + case((Doctor.active.is_(True), 1), else_=0))
+    .where(Doctor.id == bindparam("doctor"), Doctor.tenant_id == bindparam("t"))
+    .scalar_subquery(),
+)
+
+
 def _check_people(
     session: Session, tenant_id: int, patient_id: int, department_id: int, doctor_id: int | None
 ) -> None:
@@ -233,19 +248,8 @@ def _check_people(
 
     One lean statement (two scalar subqueries) rather than loading both ORM rows.
     """
-    patient = (
-        select(Patient.id)
-        .where(
-            Patient.id == patient_id, Patient.tenant_id == tenant_id, Patient.erased_at.is_(None)
-        )
-        .scalar_subquery()
-    )
-    doctor = (
-        select(Doctor.department_id * 2 + case((Doctor.active.is_(True), 1), else_=0))
-        .where(Doctor.id == (doctor_id or 0), Doctor.tenant_id == tenant_id)
-        .scalar_subquery()
-    )
-    found_patient, doctor_code = session.connection().execute(select(patient, doctor)).one()
+    params = {"t": tenant_id, "patient": patient_id, "doctor": doctor_id or 0}
+    found_patient, doctor_code = session.connection().execute(_PEOPLE, params).one()
     if found_patient is None:
         raise NotFound("Patient not found")
     if doctor_id is None:
@@ -346,40 +350,52 @@ def _insert_token(
     doctor_id: int | None,
 ) -> int | None:
     """Insert the token row with one statement; None if the patient already holds one here."""
-    dialect = postgresql if session.connection().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(QueueToken).values(
-        tenant_id=new.tenant_id,
-        branch_id=new.place.branch_id,
-        department_id=new.place.department_id,
-        doctor_id=doctor_id,
-        patient_id=new.patient_id,
-        appointment_id=new.appointment_id,
-        service_date=new.day,
-        queue_key=new.queue_key,
-        number=number,
-        code=f"{new.place.department_code}-{number:03d}",
-        kind=new.kind,
-        status="waiting",
-        source=new.source,
-        target_at=new.target_at,
-        issued_at=now,
-        recall_count=0,
-        near_turn_sent=False,
-        issued_by=actor.user_id,
-        allocated_by=(
+    row = {
+        "tenant_id": new.tenant_id,
+        "branch_id": new.place.branch_id,
+        "department_id": new.place.department_id,
+        "doctor_id": doctor_id,
+        "patient_id": new.patient_id,
+        "appointment_id": new.appointment_id,
+        "service_date": new.day,
+        "queue_key": new.queue_key,
+        "number": number,
+        "code": f"{new.place.department_code}-{number:03d}",
+        "kind": new.kind,
+        "status": "waiting",
+        "source": new.source,
+        "target_at": new.target_at,
+        "issued_at": now,
+        "recall_count": 0,
+        "near_turn_sent": False,
+        "issued_by": actor.user_id,
+        "allocated_by": (
             new.place.allocation_strategy
             if doctor_id is not None and new.doctor_id is None
             else None
         ),
-        version=1,
-        created_at=now,
-    )
-    guarded = stmt.on_conflict_do_nothing(
-        index_elements=["tenant_id", "patient_id", "service_date", "queue_key"],
-        index_where=text(ACTIVE_TOKEN),
-    )
-    token_id = session.connection().execute(guarded.returning(QueueToken.id)).scalar()
+        "version": 1,
+        "created_at": now,
+    }
+    connection = session.connection()
+    stmt = _INSERT_TOKEN[connection.dialect.name == "postgresql"]
+    token_id = connection.execute(stmt, row).scalar()
     return None if token_id is None else int(token_id)
+
+
+def _guarded_insert(dialect: Any) -> Any:
+    """INSERT … ON CONFLICT (active-token index) DO NOTHING RETURNING id, built once."""
+    return (
+        dialect.insert(QueueToken)
+        .on_conflict_do_nothing(
+            index_elements=["tenant_id", "patient_id", "service_date", "queue_key"],
+            index_where=text(ACTIVE_TOKEN),
+        )
+        .returning(QueueToken.id)
+    )
+
+
+_INSERT_TOKEN = {True: _guarded_insert(postgresql), False: _guarded_insert(sqlite)}
 
 
 def _race_winner(session: Session, new: _NewToken, exc: IntegrityError) -> IssuedToken:
