@@ -49,6 +49,10 @@ def test_events_committed_in_order_two_then_one_arrive_once_each(pg_db, tmp_path
     from tests.web.conftest import LiveServer, free_port, make_floor, settings_for
 
     floor = make_floor(pg_db)
+    # Earlier tests roll back transactions that drew event ids, leaving the sequence ahead of
+    # the last committed event; a committed marker makes the next id follow the snapshot's.
+    with pg_db.transaction(floor.tenant_id) as s:
+        s.execute(insert(QueueEvent).values(**_event(floor, "marker")))
     app = create_app(settings_for(pg_db, tmp_path), database=pg_db, gap_timeout=30)
     live = LiveServer(app, free_port()).start()
     try:
