@@ -270,10 +270,13 @@ def _setup_clinic(
                 default_slot_minutes=SLOT_MINUTES,
                 branch_ids=[branch.id],
             )
+            pace[doctor.id] = rng.uniform(*PACE_MINUTES)
+            # the clinic weighs doctors by how quickly they see patients (rounded, as an
+            # admin would set it): performance-weighted allocation follows real speed
             session.execute(
                 Doctor.__table__.update()
                 .where(Doctor.__table__.c.id == doctor.id)
-                .values(performance_weight=rng.choice([1.0, 1.0, 1.5]))
+                .values(performance_weight=round(3.0 / pace[doctor.id], 1))
             )
             add_weekly_schedule(
                 session,
@@ -286,7 +289,6 @@ def _setup_clinic(
                 slot_minutes=SLOT_MINUTES,
             )
             doctors.append((doctor.id, dept_id))
-            pace[doctor.id] = rng.uniform(*PACE_MINUTES)
         patients = _bulk_patients(session, tenant.id, n_patients)
     return _Clinic(tenant.id, slug, branch.id, departments, doctors, pace, patients)
 
@@ -754,6 +756,11 @@ def _check(database: Database, clinics: list[_Clinic], log: _Log, day: dt.date) 
     )
     first_call = _first_calls(events)
     result["max_wait_minutes_by_kind"] = _max_waits(tokens, first_call, _at(day, CLOSE))
+    strategies = {dept_id: strategy for c in clinics for dept_id, _code, strategy in c.departments}
+    result["mean_wait_minutes_by_kind"] = _mean_waits(tokens, first_call, lambda t: t.kind)
+    result["mean_wait_minutes_by_allocation"] = _mean_waits(
+        tokens, first_call, lambda t: strategies.get(t.department_id, "?")
+    )
     mae, naive, measured = _ewt_accuracy(log.issued, tokens, events, first_call)
     result["ewt_mae_minutes"] = mae
     result["naive_ewt_mae_minutes"] = naive
@@ -823,6 +830,17 @@ def _first_calls(events: Iterable[Any]) -> dict[int, dt.datetime]:
         if e.type == "TokenCalled" and e.token_id is not None and e.token_id not in first:
             first[e.token_id] = e.created_at
     return first
+
+
+def _mean_waits(
+    tokens: list[Any], first_call: dict[int, dt.datetime], group: Callable[[Any], str]
+) -> dict[str, float]:
+    """Mean wait from issue to first call, per group, over tokens that were called."""
+    waits: dict[str, list[float]] = defaultdict(list)
+    for t in tokens:
+        if t.id in first_call:
+            waits[group(t)].append((first_call[t.id] - t.issued_at).total_seconds() / 60)
+    return {key: round(sum(v) / len(v), 1) for key, v in sorted(waits.items())}
 
 
 def _max_waits(

@@ -94,9 +94,16 @@ def project(
     now: dt.datetime,
     rules: QueueRules,
     load_factors: Mapping[int, float] | None = None,
+    returning: Mapping[int, list[float]] | None = None,
 ) -> dict[int, Projection]:
-    """Project every waiting token onto the doctor expected to call it, with its ETA."""
+    """Project every waiting token onto the doctor expected to call it, with its ETA.
+
+    ``returning`` gives, per doctor, the minutes from now when patients now at the lab are
+    expected back: a lab return is a priority patient who has waited long, so they take the
+    doctor's next consultation once back, and everyone behind moves one consultation later.
+    """
     loads = load_factors or {}
+    back = {doctor: sorted(minutes) for doctor, minutes in (returning or {}).items()}
     orders: dict[int, list[Candidate]] = {}
     free_at: dict[int, float] = {}
     served: dict[int, int] = {}
@@ -125,6 +132,11 @@ def project(
         doctor_id = _next_free(orders, cursor, taken, free_at)
         if doctor_id is None:
             return taken
+        queue_back = back.get(doctor_id)
+        while queue_back and queue_back[0] <= free_at[doctor_id]:
+            queue_back.pop(0)  # a patient back from the lab goes in first
+            served[doctor_id] += 1
+            free_at[doctor_id] += averages[doctor_id]
         candidate = orders[doctor_id][cursor[doctor_id]]
         cursor[doctor_id] += 1
         minutes = whole_minutes(free_at[doctor_id])
@@ -139,6 +151,23 @@ def project(
         )
         served[doctor_id] += 1
         free_at[doctor_id] += averages[doctor_id]
+
+
+def lab_returns(line: Line, now: dt.datetime, rules: QueueRules) -> dict[int, list[float]]:
+    """Minutes from now until each patient at the lab is expected back, per doctor.
+
+    Expected back ``lab_return_minutes`` after being sent, taken as one average consultation
+    after the consultation started; never sooner than 5 minutes from now.
+    """
+    averages = {s.doctor_id: s.avg_minutes for s in line.roster}
+    back: dict[int, list[float]] = {}
+    for doctor_id, started_at in line.at_lab:
+        if doctor_id not in averages:
+            continue
+        sent = (started_at or now) + dt.timedelta(minutes=averages[doctor_id])
+        due = (sent - now).total_seconds() / 60 + rules.lab_return_minutes
+        back.setdefault(doctor_id, []).append(max(due, 5.0))
+    return back
 
 
 def _next_free(
@@ -188,7 +217,7 @@ def refresh_etas(
         day = place.service_date(now)
         line = load_line(session, tenant_id, place, day, rules, include=include, since=now - RECENT)
     rows = line.waiting
-    projections = project(rows, line.roster, now, rules)
+    projections = project(rows, line.roster, now, rules, returning=lab_returns(line, now, rules))
     stores: list[dict[str, Any]] = []
     intents: list[dict[str, Any]] = []
     for row in rows:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
-from core.queue.etas import doctor_free_minutes, project
+from core.queue.etas import doctor_free_minutes, lab_returns, project
 from core.queue.place import queue_place
 from core.queue.roster import RECENT, load_line
 from db.models import Doctor, QueueToken
@@ -171,7 +171,8 @@ def doctor_queue_etas(session: Session, actor: Actor, *, doctor_id: int) -> list
     if me is None:  # an inactive doctor has no line
         return []
     codes = {r.candidate.id: r.code for r in line.waiting}
-    projections = project(line.waiting, line.roster, now, rules)
+    returning = lab_returns(line, now, rules)
+    projections = project(line.waiting, line.roster, now, rules, returning=returning)
     mine = sorted(
         (p for p in projections.values() if p.doctor_id == doctor.id), key=lambda p: p.position
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol, cast
 
 from sqlalchemy import BindParameter, Date, Executable, and_, bindparam, exists, func, or_, select
@@ -108,6 +108,7 @@ class Line:
 
     roster: list[DoctorState]
     waiting: list[WaitingRow]
+    at_lab: list[tuple[int, dt.datetime | None]] = field(default_factory=list)  # doctor, started
 
     def doctor(self, doctor_id: int) -> DoctorState | None:
         """The state of one doctor of the roster."""
@@ -126,7 +127,8 @@ class Line:
             else s
             for s in self.roster
         ]
-        return Line(roster, [w for w in self.waiting if w.candidate.id != token_id])
+        waiting = [w for w in self.waiting if w.candidate.id != token_id]
+        return Line(roster, waiting, self.at_lab)
 
 
 def load_line(
@@ -152,13 +154,16 @@ def load_line(
     tokens = _todays_tokens(session, tenant_id, place.department_id, ids, day, since)
     by_doctor: dict[int, list[_TokenRow]] = defaultdict(list)
     waiting: list[WaitingRow] = []
+    at_lab: list[tuple[int, dt.datetime | None]] = []
     for row in tokens:
         if row.status == "waiting":
             waiting.append(_waiting(row))
+        elif row.status == "at_lab" and row.doctor_id is not None:
+            at_lab.append((row.doctor_id, row.started_at))
         if row.doctor_id is not None:
             by_doctor[row.doctor_id].append(row)
     roster = [_state(d, by_doctor.get(d[0], []), rules) for d in doctors]
-    return Line(roster, waiting)
+    return Line(roster, waiting, at_lab)
 
 
 def department_roster(

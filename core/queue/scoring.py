@@ -48,6 +48,7 @@ class QueueRules:
     eta_shift_minutes: int = 15
     near_turn_position: int = 3
     default_pause_minutes: int = 15
+    lab_return_minutes: int = 30
 
     @property
     def capped(self) -> frozenset[str]:
@@ -63,6 +64,7 @@ _NUMERIC = {
     "eta_shift_minutes": (int, 1, 240),
     "near_turn_position": (int, 0, 50),
     "default_pause_minutes": (int, 1, 240),
+    "lab_return_minutes": (int, 1, 480),
 }
 
 

@@ -211,3 +211,41 @@ def test_department_load_factor_lifts_the_busier_departments_tokens():
 def test_plain_weights_mapping_is_accepted_as_rules():
     order = rank(tokens("walk_in", "follow_up"), NOW, {"walk_in": 0, "follow_up": 50})
     assert kinds_of(order) == ["follow_up", "walk_in"]
+
+
+def _doctor_state(**overrides):
+    from core.queue.roster import DoctorState
+
+    values = {
+        "doctor_id": 1,
+        "department_id": 1,
+        "room": "Room 1",
+        "slot_minutes": 30,
+        "performance_weight": 1.0,
+        "session_status": "active",
+        "paused_until": None,
+        "delay_until": None,
+        "avg_minutes": 30.0,
+        "current_started_at": None,
+        "called": 0,
+        "waiting": 2,
+        "served_today": 0,
+        "recent_kinds": (),
+    }
+    return DoctorState(**{**values, **overrides})
+
+
+def test_a_patient_back_from_the_lab_goes_in_first_and_pushes_the_line_back():
+    from core.queue.etas import Waiting, project
+
+    now = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.UTC)
+    waiting = [
+        Waiting(Candidate(i, "walk_in", now - dt.timedelta(minutes=10 - i)), 1, 1) for i in (1, 2)
+    ]
+    rules = QueueRules()
+    alone = project(waiting, [_doctor_state()], now, rules)
+    assert [alone[i].minutes for i in (1, 2)] == [0, 30]
+    # back in 20 min: token 1 is seen now (0-30), the lab patient next (30-60), token 2 at 60
+    back = project(waiting, [_doctor_state()], now, rules, returning={1: [20.0]})
+    assert [back[i].minutes for i in (1, 2)] == [0, 60]
+    assert back[2].ahead == 2  # token 1 and the lab patient
