@@ -65,7 +65,7 @@ class Database:
         )
         # SQLite hands its write lock out unfairly (waits of seconds under contention);
         # one in-process writer path keeps tail latency flat.
-        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self._write_lock = FairLock() if self.dialect == "sqlite" else None
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Database:
@@ -91,6 +91,45 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class FairLock:
+    """A first-come, first-served lock: SQLite writers get the database in arrival order.
+
+    ``threading.Lock`` hands itself to whichever waiter the OS wakes first, so under a burst
+    of writers one thread can wait seconds while others go round again (tail latency).
+    """
+
+    def __init__(self) -> None:
+        self._state = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._serving = 0
+        self._abandoned: set[int] = set()
+
+    def acquire(self) -> None:
+        with self._state:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            try:
+                while ticket != self._serving:
+                    self._state.wait()
+            except BaseException:  # interrupted while queueing: give the place up
+                if ticket == self._serving:
+                    self._advance()
+                else:
+                    self._abandoned.add(ticket)
+                raise
+
+    def release(self) -> None:
+        with self._state:
+            self._advance()
+
+    def _advance(self) -> None:
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._state.notify_all()
 
 
 def scope_session(session: Session, tenant_id: int | str | None) -> None:
