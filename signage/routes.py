@@ -173,6 +173,12 @@ async def _token_stream(
     watcher = TokenWatcher(view.token_id, view.department_id)
     hub = await service.subscribe(branch, watcher, None, snapshot=False)
     try:
+        # Anything committed between the first view and the subscription has no event left
+        # to wake this stream: look again now that every later event will reach it.
+        latest = await asyncio.to_thread(_view, service, ref)
+        if latest != view:
+            view = latest
+            yield sse.message("token", _token_payload(view))
         while True:
             item = await watcher.queue.get()
             if item is None:
