@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict
+from core.queue.doctor_day import resume_doctor
 from core.queue.etas import refresh_etas
 from core.queue.events import NOW_SERVING, append_event, enqueue_intent
 from core.queue.place import queue_place
@@ -51,6 +52,7 @@ def call_next(
 ) -> CalledToken | None:
     """Call the best waiting token of the doctor's queue (or department pool) for today.
 
+    A paused doctor who calls next is back: the pause ends first (``DoctorResumed``).
     Row lock: the claimed token, until commit. Returns None when nobody is waiting.
     """
     require(actor, "queue.call")
@@ -65,6 +67,12 @@ def call_next(
     rules, day = place.rules, place.service_date(now)
     line = load_line(session, tenant_id, place, day, rules, include=doctor.id, since=now - RECENT)
     me = line.doctor(doctor.id)
+    if me is not None and me.session_status == "paused":
+        resume_doctor(session, actor, doctor_id=doctor.id)
+        line = load_line(
+            session, tenant_id, place, day, rules, include=doctor.id, since=now - RECENT
+        )
+        me = line.doctor(doctor.id)
     if me is None:
         raise Conflict("That doctor is no longer active at this clinic")
     waiting = [

@@ -376,6 +376,24 @@ def test_resuming_early_counts_the_minutes_paused_and_moves_etas_to_now(
     assert [(s.status, s.paused_minutes) for s in sessions] == [("active", 10)]
 
 
+def test_a_paused_doctor_who_calls_next_is_back(session, clinic_a, desk, clock, doctor):
+    ids = three_waiting(session, clinic_a, desk, doctor)
+    pause_doctor(session, desk, doctor_id=doctor.id, minutes=20)
+    clock.advance(minutes=5)
+    called = call_next(session, desk, doctor_id=doctor.id)
+    assert called is not None and called.id == ids[0]
+    sessions = session.scalars(
+        select(DoctorSession).where(DoctorSession.tenant_id == clinic_a.tenant_id)
+    ).all()
+    assert [(s.status, s.paused_until, s.paused_minutes) for s in sessions] == [
+        ("active", None, 5)
+    ]
+    types = [e.type for e in events(session, clinic_a) if e.type != "TokenIssued"]
+    assert types == ["DoctorPaused", "DoctorResumed", "TokenCalled"]
+    # the rest of the line no longer waits for the pause: next after one consultation
+    assert [e.minutes for e in doctor_queue_etas(session, desk, doctor_id=doctor.id)] == [30, 60]
+
+
 def test_pause_without_minutes_uses_the_clinics_default(session, clinic_a, desk, clock, doctor):
     set_queue_settings(session, clinic_a, department={"default_pause_minutes": 25})
     assert pause_doctor(session, desk, doctor_id=doctor.id).paused_until == clock() + dt.timedelta(
