@@ -20,40 +20,32 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.queue.allocation import choose_doctor
 from core.queue.etas import refresh_etas
 from core.queue.events import append_event
-from core.queue.place import QueuePlace, queue_place
+from core.queue.place import queue_place
 from core.queue.roster import RECENT, Line, load_line
-from db.models import Appointment, Doctor, Patient, QueueToken
-from db.models.queue import ACTIVE_TOKEN, TOKEN_KINDS
+from core.queue.token_store import (
+    NewToken,
+    check_people,
+    give_back,
+    insert_token,
+    take_number,
+)
+from db.models import Appointment, QueueToken
+from db.models.queue import TOKEN_KINDS
 
 ACTIVE = ("waiting", "called", "in_consultation", "at_lab")
 SOURCES = ("reception", "whatsapp", "kiosk", "web", "system")
 ACTIVE_INDEX = "uq_queue_tokens_active_patient"
-
-_OPEN_DAY = text(
-    "INSERT INTO token_counters (tenant_id, department_id, service_date, last_number) "
-    "VALUES (:t, :d, :day, 0) ON CONFLICT (tenant_id, department_id, service_date) DO NOTHING"
-)
-_GIVE_BACK = text(
-    "UPDATE token_counters SET last_number = last_number - 1 "
-    "WHERE tenant_id = :t AND department_id = :d AND service_date = :day"
-)
-_TAKE_NUMBER = text(
-    "UPDATE token_counters SET last_number = last_number + 1 "
-    "WHERE tenant_id = :t AND department_id = :d AND service_date = :day RETURNING last_number"
-)
 
 
 @dataclass(frozen=True)
@@ -70,22 +62,6 @@ class IssuedToken:
     created: bool
     eta: dt.datetime | None = None
     position: int | None = None
-
-
-@dataclass(frozen=True)
-class _NewToken:
-    """A validated issue request bound to its queue and service day."""
-
-    tenant_id: int
-    place: QueuePlace
-    patient_id: int
-    doctor_id: int | None
-    appointment_id: int | None
-    kind: str
-    source: str
-    day: dt.date
-    queue_key: str
-    target_at: dt.datetime | None
 
 
 def issue_token(
@@ -159,7 +135,7 @@ _Taken = tuple[int, int, int | None, Line | None]
 
 
 def _take_and_insert(
-    session: Session, actor: Actor, new: _NewToken, now: dt.datetime
+    session: Session, actor: Actor, new: NewToken, now: dt.datetime
 ) -> _Taken | IssuedToken:
     """Take the next number, allocate a doctor if needed and insert the token.
 
@@ -168,13 +144,13 @@ def _take_and_insert(
     back (the counter row is still locked by this transaction, so nobody took a later one)
     and that token is returned.
     """
-    number = _take_number(session, new)
+    number = take_number(session, new)
     assigned = new.doctor_id
     line: Line | None = None
     if assigned is None and new.place.allocation_strategy != "pool":
         held = _held_in_department(session, new)  # under the counter lock: no race
         if held is not None:
-            session.connection().execute(_GIVE_BACK, _counter_params(new))
+            give_back(session, new)
             return held
         weighted = new.place.allocation_strategy == "performance_weighted"
         since = None if weighted else now - RECENT  # weighted shares count the whole day
@@ -182,10 +158,10 @@ def _take_and_insert(
         assigned = choose_doctor(session, new.tenant_id, new.place, new.day, now, line.roster)
         if assigned is not None:  # from now on it is that doctor's token, like a named one
             new = replace(new, queue_key=f"doctor:{assigned}")
-    token_id = _insert_token(session, actor, new, number, now, assigned)
+    token_id = insert_token(session, actor, new, number, now, assigned)
     if token_id is not None:
         return number, token_id, assigned, line
-    session.connection().execute(_GIVE_BACK, _counter_params(new))
+    give_back(session, new)
     existing = _active_token(session, new)
     if existing is None:
         raise Conflict("The patient's token changed meanwhile; try again")
@@ -202,7 +178,7 @@ def _prepare(
     doctor_id: int | None,
     appointment_id: int | None,
     source: str,
-) -> _NewToken:
+) -> NewToken:
     """Validate the request and resolve its queue; raise before anything is written."""
     if kind not in TOKEN_KINDS:
         raise ValidationFailed(f"Unknown token kind {kind!r}", field="kind")
@@ -210,10 +186,10 @@ def _prepare(
         raise ValidationFailed(f"Unknown token source {source!r}", field="source")
     tenant_id = tenant_of(session, actor)
     place = queue_place(session, tenant_id, department_id)
-    _check_people(session, tenant_id, patient_id, department_id, doctor_id)
+    check_people(session, tenant_id, patient_id, department_id, doctor_id)
     target_at = _appointment_time(session, actor, appointment_id, patient_id)
     key = f"doctor:{doctor_id}" if doctor_id is not None else f"dept:{department_id}"
-    return _NewToken(
+    return NewToken(
         tenant_id,
         place,
         patient_id,
@@ -225,39 +201,6 @@ def _prepare(
         key,
         target_at,
     )
-
-
-_PEOPLE = select(
-    select(Patient.id)
-    .where(
-        Patient.id == bindparam("patient"),
-        Patient.tenant_id == bindparam("t"),
-        Patient.erased_at.is_(None),
-    )
-    .scalar_subquery(),
-    select(Doctor.department_id * 2 + case((Doctor.active.is_(True), 1), else_=0))
-    .where(Doctor.id == bindparam("doctor"), Doctor.tenant_id == bindparam("t"))
-    .scalar_subquery(),
-)
-
-
-def _check_people(
-    session: Session, tenant_id: int, patient_id: int, department_id: int, doctor_id: int | None
-) -> None:
-    """Check the patient is a live patient of the clinic and the doctor is in the department.
-
-    One lean statement (two scalar subqueries) rather than loading both ORM rows.
-    """
-    params = {"t": tenant_id, "patient": patient_id, "doctor": doctor_id or 0}
-    found_patient, doctor_code = session.connection().execute(_PEOPLE, params).one()
-    if found_patient is None:
-        raise NotFound("Patient not found")
-    if doctor_id is None:
-        return
-    if doctor_code is None:
-        raise NotFound("Doctor not found")
-    if doctor_code != department_id * 2 + 1:
-        raise ValidationFailed("The doctor does not work in that department", field="doctor_id")
 
 
 def _appointment_time(
@@ -272,7 +215,7 @@ def _appointment_time(
     return appt.slot_start
 
 
-def _held_in_department(session: Session, new: _NewToken) -> IssuedToken | None:
+def _held_in_department(session: Session, new: NewToken) -> IssuedToken | None:
     """The patient's active token in the department today, whoever's line it is in."""
     return _first_token(
         session,
@@ -284,7 +227,7 @@ def _held_in_department(session: Session, new: _NewToken) -> IssuedToken | None:
     )
 
 
-def _active_token(session: Session, new: _NewToken) -> IssuedToken | None:
+def _active_token(session: Session, new: NewToken) -> IssuedToken | None:
     """Return the patient's active token in this queue today, if any."""
     return _first_token(
         session,
@@ -324,81 +267,7 @@ def _first_token(session: Session, *where: ColumnElement[bool]) -> IssuedToken |
     )
 
 
-def _counter_params(new: _NewToken) -> dict[str, object]:
-    return {"t": new.tenant_id, "d": new.place.department_id, "day": new.day}
-
-
-def _take_number(session: Session, new: _NewToken) -> int:
-    """Return the next number of the department's day; locks the counter row until commit.
-
-    The day's row is created by the first issue of the day (an upsert, safe under races).
-    """
-    params = _counter_params(new)
-    number = session.connection().execute(_TAKE_NUMBER, params).scalar()
-    if number is None:
-        session.connection().execute(_OPEN_DAY, params)
-        number = session.connection().execute(_TAKE_NUMBER, params).scalar_one()
-    return int(number)
-
-
-def _insert_token(
-    session: Session,
-    actor: Actor,
-    new: _NewToken,
-    number: int,
-    now: dt.datetime,
-    doctor_id: int | None,
-) -> int | None:
-    """Insert the token row with one statement; None if the patient already holds one here."""
-    row = {
-        "tenant_id": new.tenant_id,
-        "branch_id": new.place.branch_id,
-        "department_id": new.place.department_id,
-        "doctor_id": doctor_id,
-        "patient_id": new.patient_id,
-        "appointment_id": new.appointment_id,
-        "service_date": new.day,
-        "queue_key": new.queue_key,
-        "number": number,
-        "code": f"{new.place.department_code}-{number:03d}",
-        "kind": new.kind,
-        "status": "waiting",
-        "source": new.source,
-        "target_at": new.target_at,
-        "issued_at": now,
-        "recall_count": 0,
-        "near_turn_sent": False,
-        "issued_by": actor.user_id,
-        "allocated_by": (
-            new.place.allocation_strategy
-            if doctor_id is not None and new.doctor_id is None
-            else None
-        ),
-        "version": 1,
-        "created_at": now,
-    }
-    connection = session.connection()
-    stmt = _INSERT_TOKEN[connection.dialect.name == "postgresql"]
-    token_id = connection.execute(stmt, row).scalar()
-    return None if token_id is None else int(token_id)
-
-
-def _guarded_insert(dialect: Any) -> Any:
-    """INSERT … ON CONFLICT (active-token index) DO NOTHING RETURNING id, built once."""
-    return (
-        dialect.insert(QueueToken)
-        .on_conflict_do_nothing(
-            index_elements=["tenant_id", "patient_id", "service_date", "queue_key"],
-            index_where=text(ACTIVE_TOKEN),
-        )
-        .returning(QueueToken.id)
-    )
-
-
-_INSERT_TOKEN = {True: _guarded_insert(postgresql), False: _guarded_insert(sqlite)}
-
-
-def _race_winner(session: Session, new: _NewToken, exc: IntegrityError) -> IssuedToken:
+def _race_winner(session: Session, new: NewToken, exc: IntegrityError) -> IssuedToken:
     """Return the token a concurrent issue for the same patient and queue committed first."""
     if ACTIVE_INDEX not in str(exc.orig) and "queue_tokens.queue_key" not in str(exc.orig):
         if "appointment_id" in str(exc.orig):

@@ -1,0 +1,163 @@
+"""The statements of token issue: the day counter, the guarded insert and the people check.
+
+All are built once (bind parameters) and run as Core on the session's connection. The counter
+row's lock, taken by ``take_number``, is held until the caller's transaction ends; it is what
+makes numbers gap-free and lets ``give_back`` undo a number safely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, case, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.context import Actor
+from core.errors import NotFound, ValidationFailed
+from core.queue.place import QueuePlace
+from db.models import Doctor, Patient, QueueToken
+from db.models.queue import ACTIVE_TOKEN
+
+_OPEN_DAY = text(
+    "INSERT INTO token_counters (tenant_id, department_id, service_date, last_number) "
+    "VALUES (:t, :d, :day, 0) ON CONFLICT (tenant_id, department_id, service_date) DO NOTHING"
+)
+_GIVE_BACK = text(
+    "UPDATE token_counters SET last_number = last_number - 1 "
+    "WHERE tenant_id = :t AND department_id = :d AND service_date = :day"
+)
+_TAKE_NUMBER = text(
+    "UPDATE token_counters SET last_number = last_number + 1 "
+    "WHERE tenant_id = :t AND department_id = :d AND service_date = :day RETURNING last_number"
+)
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A validated issue request bound to its queue and service day."""
+
+    tenant_id: int
+    place: QueuePlace
+    patient_id: int
+    doctor_id: int | None
+    appointment_id: int | None
+    kind: str
+    source: str
+    day: dt.date
+    queue_key: str
+    target_at: dt.datetime | None
+
+
+_PEOPLE = select(
+    select(Patient.id)
+    .where(
+        Patient.id == bindparam("patient"),
+        Patient.tenant_id == bindparam("t"),
+        Patient.erased_at.is_(None),
+    )
+    .scalar_subquery(),
+    select(Doctor.department_id * 2 + case((Doctor.active.is_(True), 1), else_=0))
+    .where(Doctor.id == bindparam("doctor"), Doctor.tenant_id == bindparam("t"))
+    .scalar_subquery(),
+)
+
+
+def check_people(
+    session: Session, tenant_id: int, patient_id: int, department_id: int, doctor_id: int | None
+) -> None:
+    """Check the patient is a live patient of the clinic and the doctor is in the department.
+
+    One lean statement (two scalar subqueries) rather than loading both ORM rows.
+    """
+    params = {"t": tenant_id, "patient": patient_id, "doctor": doctor_id or 0}
+    found_patient, doctor_code = session.connection().execute(_PEOPLE, params).one()
+    if found_patient is None:
+        raise NotFound("Patient not found")
+    if doctor_id is None:
+        return
+    if doctor_code is None:
+        raise NotFound("Doctor not found")
+    if doctor_code != department_id * 2 + 1:
+        raise ValidationFailed("The doctor does not work in that department", field="doctor_id")
+
+
+def counter_params(new: NewToken) -> dict[str, object]:
+    return {"t": new.tenant_id, "d": new.place.department_id, "day": new.day}
+
+
+def take_number(session: Session, new: NewToken) -> int:
+    """Return the next number of the department's day; locks the counter row until commit.
+
+    The day's row is created by the first issue of the day (an upsert, safe under races).
+    """
+    params = counter_params(new)
+    number = session.connection().execute(_TAKE_NUMBER, params).scalar()
+    if number is None:
+        session.connection().execute(_OPEN_DAY, params)
+        number = session.connection().execute(_TAKE_NUMBER, params).scalar_one()
+    return int(number)
+
+
+def insert_token(
+    session: Session,
+    actor: Actor,
+    new: NewToken,
+    number: int,
+    now: dt.datetime,
+    doctor_id: int | None,
+) -> int | None:
+    """Insert the token row with one statement; None if the patient already holds one here."""
+    row = {
+        "tenant_id": new.tenant_id,
+        "branch_id": new.place.branch_id,
+        "department_id": new.place.department_id,
+        "doctor_id": doctor_id,
+        "patient_id": new.patient_id,
+        "appointment_id": new.appointment_id,
+        "service_date": new.day,
+        "queue_key": new.queue_key,
+        "number": number,
+        "code": f"{new.place.department_code}-{number:03d}",
+        "kind": new.kind,
+        "status": "waiting",
+        "source": new.source,
+        "target_at": new.target_at,
+        "issued_at": now,
+        "recall_count": 0,
+        "near_turn_sent": False,
+        "issued_by": actor.user_id,
+        "allocated_by": (
+            new.place.allocation_strategy
+            if doctor_id is not None and new.doctor_id is None
+            else None
+        ),
+        "version": 1,
+        "created_at": now,
+    }
+    connection = session.connection()
+    stmt = _INSERT_TOKEN[connection.dialect.name == "postgresql"]
+    token_id = connection.execute(stmt, row).scalar()
+    return None if token_id is None else int(token_id)
+
+
+def _guarded_insert(dialect: Any) -> Any:
+    """INSERT … ON CONFLICT (active-token index) DO NOTHING RETURNING id, built once."""
+    return (
+        dialect.insert(QueueToken)
+        .on_conflict_do_nothing(
+            index_elements=["tenant_id", "patient_id", "service_date", "queue_key"],
+            index_where=text(ACTIVE_TOKEN),
+        )
+        .returning(QueueToken.id)
+    )
+
+
+_INSERT_TOKEN = {True: _guarded_insert(postgresql), False: _guarded_insert(sqlite)}
+
+
+def give_back(session: Session, new: NewToken) -> None:
+    """Return the number just taken (the counter row is still locked by this transaction)."""
+    session.connection().execute(_GIVE_BACK, counter_params(new))
