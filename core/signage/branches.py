@@ -35,6 +35,18 @@ class BranchRef:
         return f"{self.tenant_slug}.{self.slug}"
 
 
+_BRANCH_REFS = select(  # the columns of a BranchRef, in its field order
+    Branch.tenant_id,
+    Branch.id,
+    Tenant.slug,
+    Branch.slug,
+    Tenant.name,
+    Branch.name,
+    func.coalesce(Branch.timezone, Tenant.timezone),
+    Branch.signage_language,
+).join(Tenant, Tenant.id == Branch.tenant_id)
+
+
 def resolve_branch(session: Session, ref: str) -> BranchRef:
     """Find the active branch ``ref`` names; the session must be in the platform scope.
 
@@ -44,21 +56,9 @@ def resolve_branch(session: Session, ref: str) -> BranchRef:
     tenant_slug, dot, slug = ref.partition(".")
     if not dot:
         tenant_slug, slug = "", ref
-    query = (
-        select(
-            Branch.tenant_id,
-            Branch.id,
-            Tenant.slug,
-            Branch.slug,
-            Tenant.name,
-            Branch.name,
-            func.coalesce(Branch.timezone, Tenant.timezone),
-            Branch.signage_language,
-        )
-        .join(Tenant, Tenant.id == Branch.tenant_id)
-        .where(Branch.slug == slug, Branch.active.is_(True), Tenant.status == "active")
-        .limit(3)
-    )
+    query = _BRANCH_REFS.where(
+        Branch.slug == slug, Branch.active.is_(True), Tenant.status == "active"
+    ).limit(3)
     if tenant_slug:
         query = query.where(Tenant.slug == tenant_slug)
     rows = session.execute(query).all()
@@ -75,18 +75,7 @@ def resolve_branch(session: Session, ref: str) -> BranchRef:
 def branch_ref(session: Session, tenant_id: int, branch_id: int) -> BranchRef:
     """Load one branch of the tenant as a ``BranchRef``, or raise ``NotFound``."""
     row = session.execute(
-        select(
-            Branch.tenant_id,
-            Branch.id,
-            Tenant.slug,
-            Branch.slug,
-            Tenant.name,
-            Branch.name,
-            func.coalesce(Branch.timezone, Tenant.timezone),
-            Branch.signage_language,
-        )
-        .join(Tenant, Tenant.id == Branch.tenant_id)
-        .where(Branch.tenant_id == tenant_id, Branch.id == branch_id)
+        _BRANCH_REFS.where(Branch.tenant_id == tenant_id, Branch.id == branch_id)
     ).first()
     if row is None:
         raise NotFound("Branch not found")

@@ -385,9 +385,7 @@ def test_a_paused_doctor_who_calls_next_is_back(session, clinic_a, desk, clock, 
     sessions = session.scalars(
         select(DoctorSession).where(DoctorSession.tenant_id == clinic_a.tenant_id)
     ).all()
-    assert [(s.status, s.paused_until, s.paused_minutes) for s in sessions] == [
-        ("active", None, 5)
-    ]
+    assert [(s.status, s.paused_until, s.paused_minutes) for s in sessions] == [("active", None, 5)]
     types = [e.type for e in events(session, clinic_a) if e.type != "TokenIssued"]
     assert types == ["DoctorPaused", "DoctorResumed", "TokenCalled"]
     # the rest of the line no longer waits for the pause: next after one consultation
