@@ -17,8 +17,9 @@ from core.signage.links import LinkExpired, LinkInvalid, TokenRef, verify_token_
 from core.signage.token_view import TokenView, token_view
 from db.engine import ALL_TENANTS
 from signage import sse
-from signage.hub import SignageService, Subscriber, TokenWatcher
+from signage.hub import Subscriber, TokenWatcher
 from signage.pages import problem, render
+from signage.service import SignageService
 
 SSE_HEADERS = {
     "Cache-Control": "no-store, no-transform",
