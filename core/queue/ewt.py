@@ -23,6 +23,7 @@ from core.context import Actor, load_owned, tenant_of
 from core.queue.etas import doctor_free_minutes, lab_returns, project
 from core.queue.place import queue_place
 from core.queue.roster import RECENT, load_line
+from core.queue.scoring import Candidate, rank
 from db.models import Doctor, QueueToken
 
 DEFAULT_WINDOW = 5
@@ -191,3 +192,31 @@ def doctor_queue_etas(session: Session, actor: Actor, *, doctor_id: int) -> list
             TokenEta(p.token_id, codes[p.token_id], p.position, p.minutes, p.eta, est.explanation)
         )
     return etas
+
+
+def pool_order(session: Session, actor: Actor, *, department_id: int, day: dt.date) -> list[int]:
+    """Ids of the department's unassigned waiting tokens of ``day``, in calling order.
+
+    Ranked by the same rules as ``call_next`` (tenant and department weights, booked virtual
+    place); the screens and the patient page show the pool in this order.
+    """
+    require(actor, "queue.read")
+    tenant_id = tenant_of(session, actor)
+    place = queue_place(session, tenant_id, department_id)
+    rows = session.execute(
+        select(
+            QueueToken.id,
+            QueueToken.kind,
+            QueueToken.issued_at,
+            QueueToken.target_at,
+            QueueToken.department_id,
+        ).where(
+            QueueToken.tenant_id == tenant_id,
+            QueueToken.department_id == department_id,
+            QueueToken.service_date == day,
+            QueueToken.status == "waiting",
+            QueueToken.doctor_id.is_(None),
+        )
+    ).all()
+    order = rank([Candidate(*row) for row in rows], actor.clock(), place.rules)
+    return [c.id for c in order]

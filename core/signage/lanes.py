@@ -17,9 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor, tenant_of
 from core.patients.views import masked_name
-from core.queue.ewt import doctor_queue_etas
-from core.queue.place import queue_place
-from core.queue.scoring import Candidate, rank, weights_from
+from core.queue.ewt import doctor_queue_etas, pool_order
 from db.models import Department, Doctor, DoctorSession, Patient, QueueToken
 
 NEXT_SHOWN = 5
@@ -93,20 +91,10 @@ def doctor_lane(session: Session, actor: Actor, *, doctor_id: int, day: dt.date)
 def department_pool(session: Session, actor: Actor, *, department_id: int, day: dt.date) -> Pool:
     """Render a department's unassigned waiting tokens for ``day``, in calling order."""
     tenant_id = tenant_of(session, actor)
-    place = queue_place(session, tenant_id, department_id)
+    order = pool_order(session, actor, department_id=department_id, day=day)  # NotFound if not ours
     dept = session.get(Department, department_id)
-    assert dept is not None  # queue_place found it
-    rows = session.execute(
-        select(QueueToken.id, QueueToken.kind, QueueToken.issued_at).where(
-            QueueToken.tenant_id == tenant_id,
-            QueueToken.department_id == department_id,
-            QueueToken.service_date == day,
-            QueueToken.status == "waiting",
-            QueueToken.doctor_id.is_(None),
-        )
-    ).all()
-    order = rank([Candidate(*row) for row in rows], actor.clock(), weights_from(place.settings))
-    shown = _tickets(session, tenant_id, [c.id for c in order[:NEXT_SHOWN]])
+    assert dept is not None  # pool_order found it in this clinic
+    shown = _tickets(session, tenant_id, order[:NEXT_SHOWN])
     return Pool(dept.id, dept.code, dept.name, tuple(shown), len(order))
 
 

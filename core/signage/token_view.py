@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor, load_owned, tenant_of
 from core.patients.views import masked_name
-from core.queue.ewt import doctor_queue_etas
+from core.queue.ewt import doctor_queue_etas, pool_order
 from core.queue.place import queue_place
-from core.queue.scoring import Candidate, rank, weights_from
 from db.models import Branch, Department, Doctor, Patient, QueueToken, Tenant
 
 
@@ -95,18 +94,7 @@ def _place(
 
 def _pool_position(session: Session, actor: Actor, token: QueueToken) -> int | None:
     """1-based place of an unassigned token among its department's, in calling order."""
-    place = queue_place(session, token.tenant_id, token.department_id)
-    rows = session.execute(
-        select(QueueToken.id, QueueToken.kind, QueueToken.issued_at).where(
-            QueueToken.tenant_id == token.tenant_id,
-            QueueToken.department_id == token.department_id,
-            QueueToken.service_date == token.service_date,
-            QueueToken.status == "waiting",
-            QueueToken.doctor_id.is_(None),
-        )
-    ).all()
-    order = rank([Candidate(*r) for r in rows], actor.clock(), weights_from(place.settings))
-    ids = [c.id for c in order]
+    ids = pool_order(session, actor, department_id=token.department_id, day=token.service_date)
     return ids.index(token.id) + 1 if token.id in ids else None
 
 
