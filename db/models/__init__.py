@@ -14,6 +14,7 @@ from db.models.clinical import (
     PrescriptionItem,
     Vitals,
 )
+from db.models.keys import KeyFingerprint
 from db.models.messaging import (
     ConversationSession,
     MessageTemplate,
@@ -78,6 +79,7 @@ __all__ = [
     "DoctorSchedule",
     "DoctorSession",
     "Document",
+    "KeyFingerprint",
     "LabOrder",
     "LabResult",
     "LabTest",
