@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.queue.etas import doctor_free_minutes
+from core.queue.eta_projection import doctor_free_minutes
+from core.queue.line import DoctorState
 from core.queue.place import QueuePlace
-from core.queue.roster import DoctorState
 from db.models import QueueToken
 
 STRATEGIES = ("pool", "round_robin", "least_busy", "shortest_wait", "performance_weighted")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict, ValidationFailed
-from core.queue.etas import refresh_etas
+from core.queue.eta_projection import refresh_etas
 from core.queue.events import DELAY, append_event, enqueue_intents
 from core.queue.place import QueuePlace, queue_place
 from db.models import Doctor, DoctorSession

@@ -19,8 +19,8 @@ from core.auth.permissions import require
 from core.context import Actor, tenant_of
 from core.queue.events import append_events
 from db.models import Branch, DoctorSession, QueueToken, Tenant
+from db.models.queue import ACTIVE_TOKEN_STATUSES
 
-ACTIVE = ("waiting", "called", "in_consultation", "at_lab")
 BATCH = 500
 
 
@@ -74,13 +74,13 @@ def _expire_branch(
                         QueueToken.tenant_id == tenant_id,
                         QueueToken.branch_id == branch_id,
                         QueueToken.service_date < today,
-                        QueueToken.status.in_(ACTIVE),
+                        QueueToken.status.in_(ACTIVE_TOKEN_STATUSES),
                     )
                     .order_by(QueueToken.id)
                     .limit(BATCH)
                     .with_for_update(skip_locked=True)
                 ),
-                QueueToken.status.in_(ACTIVE),
+                QueueToken.status.in_(ACTIVE_TOKEN_STATUSES),
             )
             .values(status="expired", version=QueueToken.version + 1)
             .returning(

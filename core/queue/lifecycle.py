@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from core.auth.permissions import require
 from core.context import Actor, load_owned
 from core.errors import Conflict, ValidationFailed
-from core.queue.etas import refresh_etas
+from core.queue.eta_projection import refresh_etas
 from core.queue.events import append_event
 from core.queue.place import queue_place
 from db.models import Doctor, QueueToken

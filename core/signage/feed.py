@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import QueueEvent, QueueToken
+from db.models.queue import ACTIVE_TOKEN_STATUSES
 
 SCAN_LIMIT = 2000
 LATE_MEMORY_SECONDS = 120.0
@@ -193,7 +194,7 @@ def queue_depth(session: Session, since: dt.date) -> dict[str, int]:
         select(QueueToken.status, func.count())
         .where(
             QueueToken.service_date >= since,
-            QueueToken.status.in_(("waiting", "called", "in_consultation", "at_lab")),
+            QueueToken.status.in_(ACTIVE_TOKEN_STATUSES),
         )
         .group_by(QueueToken.status)
     ).all()

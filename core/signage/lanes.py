@@ -1,6 +1,6 @@
 """One doctor's lane and one department pool as the TV shows them: who is in, who is next.
 
-The calling order of a doctor's queue comes from ``core.queue.ewt.doctor_queue_etas`` (the same
+The calling order of a doctor's queue comes from ``core.queue.wait_estimate.doctor_queue_etas`` (the same
 order ``call_next`` uses); department-pool tokens (no doctor yet) are ranked by the queue
 scoring and shown in their department's pool lane, not under every doctor who could take them.
 Patients appear only as token codes and masked first names.
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor, tenant_of
 from core.patients.views import masked_name
-from core.queue.ewt import doctor_queue_etas, pool_order
+from core.queue.wait_estimate import doctor_queue_etas, pool_order
 from db.models import Department, Doctor, DoctorSession, Patient, QueueToken
 
 NEXT_SHOWN = 5

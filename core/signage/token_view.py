@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor, load_owned, tenant_of
 from core.patients.views import masked_name
-from core.queue.ewt import doctor_queue_etas, pool_order
+from core.queue.wait_estimate import doctor_queue_etas, pool_order
 from core.queue.place import queue_place
 from db.models import Branch, Department, Doctor, Patient, QueueToken, Tenant
 

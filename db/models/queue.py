@@ -33,7 +33,10 @@ TOKEN_STATUSES = (
     "cancelled",
     "expired",
 )
-ACTIVE_TOKEN = "status IN ('waiting','called','in_consultation','at_lab')"
+# A token holds its patient's place in the queue while in one of these statuses (the one-active-
+# token rule, the line, expiry and the screens all read this one tuple).
+ACTIVE_TOKEN_STATUSES = ("waiting", "called", "in_consultation", "at_lab")
+ACTIVE_TOKEN = "status IN ({})".format(",".join(f"'{s}'" for s in ACTIVE_TOKEN_STATUSES))
 
 
 class TokenCounter(TenantMixin, Base):

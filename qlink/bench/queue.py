@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.queue.calling import call_next
-from core.queue.tokens import issue_token
+from core.queue.issuing import issue_token
 from db.engine import Database, make_engine
 from db.migrate import upgrade
 from qlink.bench.common import (

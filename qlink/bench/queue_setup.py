@@ -24,7 +24,7 @@ from core import tenancy
 from core.auth.users import actor_for, create_user
 from core.context import Actor
 from core.queue.calling import call_next
-from core.queue.tokens import issue_token
+from core.queue.issuing import issue_token
 from core.scheduling.doctors import add_weekly_schedule, create_doctor
 from db.engine import ALL_TENANTS, Database
 from db.models import Patient

@@ -132,7 +132,7 @@ class _Plan:
         """Commit ``count`` events at ``rate``/s: mostly token issues, every third a call."""
         from core.context import Actor
         from core.queue.calling import call_next
-        from core.queue.tokens import issue_token
+        from core.queue.issuing import issue_token
 
         actor = Actor.system(self.tenant_id)
         start = time.perf_counter()

@@ -23,10 +23,11 @@ from core.context import Actor
 from core.errors import DomainError
 from core.queue.doctor_day import announce_delay
 from core.queue.expiry import expire_past_days
+from core.queue.issuing import issue_token
 from core.queue.lifecycle import recall_token, return_from_lab
-from core.queue.tokens import issue_token
 from db.engine import ALL_TENANTS, Database
 from db.models import QueueToken
+from db.models.queue import ACTIVE_TOKEN_STATUSES
 from qlink.simulation.arrivals import Arrival, draw_arrivals
 from qlink.simulation.checks import check_day
 from qlink.simulation.doctor import DoctorState, act, plan_doctors
@@ -207,7 +208,7 @@ def _anyone_waiting(database: Database, clinics: list[Clinic], day: dt.date) -> 
             select(func.count()).where(
                 QueueToken.tenant_id.in_([c.tenant_id for c in clinics]),
                 QueueToken.service_date == day,
-                QueueToken.status.in_(("waiting", "called", "in_consultation", "at_lab")),
+                QueueToken.status.in_(ACTIVE_TOKEN_STATUSES),
             )
         )
     return bool(waiting)

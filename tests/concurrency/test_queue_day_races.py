@@ -16,8 +16,8 @@ from core.clock import FrozenClock
 from core.errors import DomainError
 from core.queue.calling import call_next
 from core.queue.doctor_day import pause_doctor, resume_doctor
+from core.queue.issuing import issue_token
 from core.queue.lifecycle import cancel_token, transfer_token
-from core.queue.tokens import issue_token
 from db.models import DoctorSession, Patient, QueueEvent, QueueToken
 from tests.support import add_doctor, make_clinic
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from core.clock import FrozenClock
 from core.queue.calling import call_next
-from core.queue.tokens import issue_token
+from core.queue.issuing import issue_token
 from db.models import Patient, QueueEvent, QueueToken
 from tests.support import add_doctor, make_clinic
 

@@ -11,8 +11,8 @@ from core import tenancy
 from core.clock import FrozenClock
 from core.queue.calling import call_next
 from core.queue.doctor_day import announce_delay, pause_doctor
+from core.queue.issuing import issue_token
 from core.queue.lifecycle import start_consultation
-from core.queue.tokens import issue_token
 from core.scheduling.doctors import add_leave
 from db.models import QueueEvent, QueueToken
 from tests.support import add_doctor_in, at_desk, local, register_patients

@@ -12,9 +12,11 @@ from core.errors import NotFound
 from core.patients.phones import PhoneVault
 from core.patients.registry import register_patient
 from core.queue.calling import call_next
-from core.queue.ewt import doctor_queue_etas, estimate_wait, rolling_average_minutes
+from core.queue.issuing import issue_token
 from core.queue.lifecycle import finish_token, start_consultation
-from core.queue.tokens import issue_token
+from core.queue.line import department_roster
+from core.queue.place import queue_place
+from core.queue.wait_estimate import doctor_queue_etas, estimate_wait
 from db.models import DoctorSession
 from tests.support import add_doctor
 
@@ -54,29 +56,39 @@ def consult(session, actor, clock, doctor, minutes):
     clock.advance(minutes=1)
 
 
-def average(session, clinic, doctor):
-    return rolling_average_minutes(
-        session,
-        clinic.tenant_id,
-        doctor_id=doctor.id,
-        fallback_minutes=doctor.default_slot_minutes,
-    )
+def average(session, clinic, doctor, clock):
+    """The rolling average the engine uses for ``doctor`` on the clock's service day."""
+    place = queue_place(session, clinic.tenant_id, clinic.department.id)
+    day = place.service_date(clock())
+    roster = department_roster(session, clinic.tenant_id, place, day, place.rules)
+    return next(s.avg_minutes for s in roster if s.doctor_id == doctor.id)
 
 
-def test_rolling_average_uses_the_last_five_finished_consultations(session, clinic_a):
-    clock = FrozenClock(NOW - dt.timedelta(days=1))  # history from an earlier day counts
+def test_rolling_average_uses_the_last_five_consultations_finished_today(session, clinic_a):
+    clock = FrozenClock(NOW - dt.timedelta(hours=3))
     doctor = add_doctor(session, clinic_a)
     actor = desk(clinic_a, clock)
     for p in patients(session, clinic_a, 6):
         issue(session, actor, clinic_a, p, doctor)
     for minutes in (100, 10, 20, 30, 40, 50):  # the oldest (100) falls out of the window
         consult(session, actor, clock, doctor, minutes)
-    assert average(session, clinic_a, doctor) == pytest.approx(30)
+    assert average(session, clinic_a, doctor, clock) == pytest.approx(30)
+
+
+def test_an_earlier_days_consultations_do_not_count(session, clinic_a):
+    clock = FrozenClock(NOW - dt.timedelta(days=3))  # the Friday before
+    doctor = add_doctor(session, clinic_a, slot_minutes=20)
+    actor = desk(clinic_a, clock)
+    for p in patients(session, clinic_a, 2):
+        issue(session, actor, clinic_a, p, doctor)
+    for minutes in (50, 60):
+        consult(session, actor, clock, doctor, minutes)
+    assert average(session, clinic_a, doctor, FrozenClock(NOW)) == 20
 
 
 def test_no_history_falls_back_to_slot_length(session, clinic_a):
     doctor = add_doctor(session, clinic_a, slot_minutes=20)
-    assert average(session, clinic_a, doctor) == 20
+    assert average(session, clinic_a, doctor, FrozenClock(NOW)) == 20
 
 
 def test_waiting_tokens_get_increasing_etas_matching_the_formula(session, clinic_a):

@@ -12,8 +12,8 @@ from core.clock import FrozenClock
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.queue.calling import call_next
 from core.queue.doctor_day import announce_delay, pause_doctor, resume_doctor
-from core.queue.ewt import doctor_queue_etas
 from core.queue.expiry import expire_past_days
+from core.queue.issuing import issue_token
 from core.queue.lifecycle import (
     cancel_token,
     finish_token,
@@ -24,7 +24,7 @@ from core.queue.lifecycle import (
     start_consultation,
     transfer_token,
 )
-from core.queue.tokens import issue_token
+from core.queue.wait_estimate import doctor_queue_etas
 from db.models import DoctorSession, OutboxMessage, QueueEvent, QueueToken
 from tests.support import (
     add_doctor,

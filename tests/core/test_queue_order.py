@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from core.clock import FrozenClock
 from core.queue.calling import call_next
-from core.queue.ewt import doctor_queue_etas
+from core.queue.issuing import issue_token
 from core.queue.lifecycle import finish_token, start_consultation
 from core.queue.scoring import CAPPED_KINDS
-from core.queue.tokens import issue_token
+from core.queue.wait_estimate import doctor_queue_etas
 from core.scheduling.booking import book_appointment
 from db.models import QueueToken
 from tests.support import add_doctor, at_desk, local, register_patients, set_queue_settings

@@ -14,6 +14,7 @@ from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.patients.phones import PhoneVault
 from core.patients.registry import register_patient
 from core.queue.calling import call_next
+from core.queue.issuing import issue_token
 from core.queue.lifecycle import (
     cancel_token,
     finish_token,
@@ -22,7 +23,6 @@ from core.queue.lifecycle import (
     start_consultation,
 )
 from core.queue.scoring import DEFAULT_WEIGHTS, score
-from core.queue.tokens import issue_token
 from db.models import OutboxMessage, QueueEvent, QueueToken, TokenCounter
 from tests.support import add_doctor
 

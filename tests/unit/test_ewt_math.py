@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.queue.ewt import estimate_wait
+from core.queue.wait_estimate import estimate_wait
 
 NOW = dt.datetime(2026, 12, 7, 4, 45, tzinfo=dt.UTC)  # 10:15 in Kolkata
 

@@ -214,7 +214,7 @@ def test_plain_weights_mapping_is_accepted_as_rules():
 
 
 def _doctor_state(**overrides):
-    from core.queue.roster import DoctorState
+    from core.queue.line import DoctorState
 
     values = {
         "doctor_id": 1,
@@ -236,7 +236,7 @@ def _doctor_state(**overrides):
 
 
 def test_a_patient_back_from_the_lab_goes_in_first_and_pushes_the_line_back():
-    from core.queue.etas import Waiting, project
+    from core.queue.eta_projection import Waiting, project
 
     now = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.UTC)
     waiting = [

@@ -24,7 +24,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from core.queue.calling import call_next
-from core.queue.tokens import issue_token
+from core.queue.issuing import issue_token
 from db.engine import Database
 from db.models import Doctor, Patient
 from qlink.asgi import create_app

@@ -98,7 +98,7 @@ def test_replay_sends_only_events_after_last_event_id_then_a_snapshot(live, floo
 
 def test_department_filter_shows_only_that_departments_events(live, floor, sse):
     from core import tenancy
-    from core.queue.tokens import issue_token
+    from core.queue.issuing import issue_token
 
     with floor.db.transaction(floor.tenant_id) as s:
         ped = tenancy.create_department(

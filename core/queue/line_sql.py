@@ -10,23 +10,22 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from sqlalchemy import BindParameter, Date, Executable, and_, bindparam, exists, func, or_, select
+from sqlalchemy import BindParameter, Date, Executable, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.queue.place import QueuePlace
+from core.scheduling.duty import on_duty
 from db.models import (
     Doctor,
-    DoctorLeave,
-    DoctorSchedule,
     DoctorSession,
     QueueToken,
-    ScheduleOverride,
 )
+from db.models.queue import ACTIVE_TOKEN_STATUSES
 
 DoctorRow = tuple[
     int, int, str | None, int, float, str | None, dt.datetime | None, dt.datetime | None
 ]
-_LINE_STATUSES = ("waiting", "called", "in_consultation", "at_lab", "missed", "done")
+_LINE_STATUSES = (*ACTIVE_TOKEN_STATUSES, "missed", "done")
 
 
 class TokenRow(Protocol):
@@ -62,32 +61,9 @@ def _build_doctors_query() -> Executable:
         DoctorSession.branch_id == branch,
         DoctorSession.service_date == day,
     )
-    scheduled = exists().where(
-        DoctorSchedule.tenant_id == t,
-        DoctorSchedule.doctor_id == Doctor.id,
-        DoctorSchedule.branch_id == branch,
-        DoctorSchedule.weekday == bindparam("weekday"),
-        DoctorSchedule.active.is_(True),
-        or_(DoctorSchedule.valid_from.is_(None), DoctorSchedule.valid_from <= day),
-        or_(DoctorSchedule.valid_to.is_(None), DoctorSchedule.valid_to >= day),
-    )
-    override = exists().where(
-        ScheduleOverride.tenant_id == t,
-        ScheduleOverride.doctor_id == Doctor.id,
-        ScheduleOverride.branch_id == branch,
-        ScheduleOverride.on_date == day,
-    )
-    day_off = exists().where(
-        DoctorLeave.tenant_id == t,
-        DoctorLeave.doctor_id == Doctor.id,
-        DoctorLeave.start_date <= day,
-        DoctorLeave.end_date >= day,
-        DoctorLeave.start_time.is_(None),
-    )
     rostered = and_(
         Doctor.department_id == bindparam("dept"),
-        or_(scheduled, override),
-        ~day_off,
+        on_duty(Doctor.id, tenant_id=t, branch_id=branch, day=day, weekday=bindparam("weekday")),
         or_(DoctorSession.status.is_(None), DoctorSession.status != "closed"),
     )
     return (

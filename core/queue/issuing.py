@@ -29,21 +29,20 @@ from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict, ValidationFailed
 from core.queue.allocation import choose_doctor
-from core.queue.etas import refresh_etas
+from core.queue.eta_projection import refresh_etas
 from core.queue.events import append_event
-from core.queue.place import queue_place
-from core.queue.roster import RECENT, Line, load_line
-from core.queue.token_store import (
+from core.queue.issue_sql import (
     NewToken,
     check_people,
     give_back,
     insert_token,
     take_number,
 )
+from core.queue.line import RECENT, Line, load_line
+from core.queue.place import queue_place
 from db.models import Appointment, QueueToken
-from db.models.queue import TOKEN_KINDS
+from db.models.queue import ACTIVE_TOKEN_STATUSES, TOKEN_KINDS
 
-ACTIVE = ("waiting", "called", "in_consultation", "at_lab")
 SOURCES = ("reception", "whatsapp", "kiosk", "web", "system")
 ACTIVE_INDEX = "uq_queue_tokens_active_patient"
 
@@ -223,7 +222,7 @@ def _held_in_department(session: Session, new: NewToken) -> IssuedToken | None:
         QueueToken.patient_id == new.patient_id,
         QueueToken.service_date == new.day,
         QueueToken.department_id == new.place.department_id,
-        QueueToken.status.in_(ACTIVE),
+        QueueToken.status.in_(ACTIVE_TOKEN_STATUSES),
     )
 
 
@@ -235,7 +234,7 @@ def _active_token(session: Session, new: NewToken) -> IssuedToken | None:
         QueueToken.patient_id == new.patient_id,
         QueueToken.service_date == new.day,
         QueueToken.queue_key == new.queue_key,
-        QueueToken.status.in_(ACTIVE),
+        QueueToken.status.in_(ACTIVE_TOKEN_STATUSES),
     )
 
 

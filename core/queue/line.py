@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session
 
+from core.queue.line_sql import DoctorRow, TokenRow, doctors_on_duty, todays_tokens
 from core.queue.place import QueuePlace
-from core.queue.roster_queries import DoctorRow, TokenRow, doctors_on_duty, todays_tokens
 from core.queue.scoring import Candidate, QueueRules
 
 RECENT = dt.timedelta(hours=2)  # finished consultations this recent feed the rolling average

@@ -28,8 +28,8 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.queue.events import ETA_SHIFT, NEAR_TURN, enqueue_intents
+from core.queue.line import RECENT, DoctorState, Line, WaitingRow, load_line
 from core.queue.place import QueuePlace
-from core.queue.roster import RECENT, DoctorState, Line, WaitingRow, load_line
 from core.queue.scoring import Candidate, QueueRules, rank
 from db.models import QueueToken
 

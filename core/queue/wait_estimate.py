@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
-from core.queue.etas import doctor_free_minutes, lab_returns, project
+from core.queue.eta_projection import doctor_free_minutes, lab_returns, project
+from core.queue.line import RECENT, load_line
 from core.queue.place import queue_place
-from core.queue.roster import RECENT, load_line
 from core.queue.scoring import Candidate, rank
 from db.models import Doctor, QueueToken
 
@@ -126,33 +126,6 @@ def _explain(
 def _num(value: float) -> str:
     """Format minutes without trailing zeros (15, 27.5)."""
     return f"{round(value, 1):g}"
-
-
-def rolling_average_minutes(
-    session: Session,
-    tenant_id: int,
-    *,
-    doctor_id: int,
-    window: int = DEFAULT_WINDOW,
-    fallback_minutes: float,
-) -> float:
-    """Mean duration of the doctor's last ``window`` finished consultations, or the fallback."""
-    rows = session.execute(
-        select(QueueToken.started_at, QueueToken.finished_at)
-        .where(
-            QueueToken.tenant_id == tenant_id,
-            QueueToken.doctor_id == doctor_id,
-            QueueToken.status == "done",
-            QueueToken.started_at.is_not(None),
-            QueueToken.finished_at.is_not(None),
-        )
-        .order_by(QueueToken.finished_at.desc(), QueueToken.id.desc())
-        .limit(window)
-    ).all()
-    durations = [(end - start).total_seconds() / 60 for start, end in rows if start and end]
-    if not durations:
-        return float(fallback_minutes)
-    return sum(durations) / len(durations)
 
 
 def doctor_queue_etas(session: Session, actor: Actor, *, doctor_id: int) -> list[TokenEta]:
