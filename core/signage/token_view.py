@@ -1,4 +1,8 @@
-"""What a patient's own token page shows: place, ETA, doctor and room; a masked name only."""
+"""What a patient's own token page shows: place, ETA, doctor and room; a masked name only.
+
+The place is counted among people still *waiting* in the same line: a patient already called
+or inside the room is being seen, not ahead of you (the ETA still allows for that consultation).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,17 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor, load_owned, tenant_of
 from core.patients.views import masked_name
-from core.queue.wait_estimate import doctor_queue_etas, pool_order
 from core.queue.place import queue_place
+from core.queue.wait_estimate import doctor_queue_etas, pool_order
 from db.models import Branch, Department, Doctor, Patient, QueueToken, Tenant
 
 
 @dataclass(frozen=True)
 class TokenView:
-    """A token as its holder sees it; ``position`` and ``eta`` only while waiting."""
+    """A token as its holder sees it; ``position`` and ``eta`` only while waiting.
+
+    ``position`` is 1 for the next person to be called; ``ahead`` = waiting people before you.
+    """
 
     token_id: int
     code: str
@@ -32,6 +39,7 @@ class TokenView:
     doctor_id: int | None
     room: str | None
     position: int | None
+    ahead: int | None
     minutes: int | None
     eta: dt.datetime | None
     timezone: str
@@ -71,6 +79,7 @@ def token_view(session: Session, actor: Actor, *, token_id: int) -> TokenView:
         doctor_id=token.doctor_id,
         room=room,
         position=position,
+        ahead=None if position is None else position - 1,
         minutes=minutes,
         eta=eta,
         timezone=zone or place.zone.key,
@@ -81,13 +90,18 @@ def token_view(session: Session, actor: Actor, *, token_id: int) -> TokenView:
 def _place(
     session: Session, actor: Actor, token: QueueToken
 ) -> tuple[int | None, int | None, dt.datetime | None]:
-    """Position, minutes and ETA of a waiting token (doctor queue or department pool)."""
+    """Place among the waiting, minutes and ETA of a waiting token (doctor line or pool).
+
+    ``doctor_queue_etas`` lists only waiting tokens, in calling order; its own ``position``
+    also counts patients called but not yet seen, which are no one's "ahead" on this page.
+    """
     if token.status != "waiting":
         return None, None, None
     if token.doctor_id is not None:
-        for eta in doctor_queue_etas(session, actor, doctor_id=token.doctor_id):
+        line = doctor_queue_etas(session, actor, doctor_id=token.doctor_id)
+        for place, eta in enumerate(line, start=1):
             if eta.token_id == token.id:
-                return eta.position, eta.minutes, eta.eta
+                return place, eta.minutes, eta.eta
         return None, None, token.eta_at
     return _pool_position(session, actor, token), _minutes(actor, token.eta_at), token.eta_at
 
