@@ -24,7 +24,7 @@ import db.scoping  # noqa: F401  (tenant filter on every ORM query)
 from core.errors import DomainError
 from db.engine import Database
 from db.migrate import upgrade
-from db.seed import DemoSummary, seed_demo
+from qlink.seed import DemoSummary, seed_demo
 from qlink.settings import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parent.parent

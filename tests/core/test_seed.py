@@ -37,11 +37,11 @@ from db.models import (
     TokenCounter,
 )
 from db.models import Sequence as Counter
-from db.seed import DemoSummary, seed_demo
-from db.seed.clinics import SHARMA
-from db.seed.patients import SeedPatient, generate_profiles
-from db.seed.plans import DayWindow, DoctorPlan
-from db.seed.visits import simulate
+from qlink.seed import DemoSummary, seed_demo
+from qlink.seed.clinics import SHARMA
+from qlink.seed.patients import SeedPatient, generate_profiles
+from qlink.seed.plans import DayWindow, DoctorPlan
+from qlink.seed.visits import simulate
 from qlink.settings import Settings
 from tests import conftest
 

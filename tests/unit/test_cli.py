@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from core.errors import ValidationFailed
-from db.seed import ClinicCounts, DemoSummary, Login
 from qlink import cli
+from qlink.seed import ClinicCounts, DemoSummary, Login
 
 UNREACHABLE_PG = "postgresql://demo:s3cret-pw@127.0.0.1:1/qlink"
 

@@ -21,18 +21,18 @@ from core.context import Actor
 from core.patients import PhoneVault
 from db.engine import ALL_TENANTS, Database
 from db.models import Appointment, Bill, Patient, QueueToken, Tenant
-from db.seed.clinics import CLINICS, DOCTOR_PASSWORD, PLATFORM_ADMIN, SHARMA, ClinicSpec
-from db.seed.history import import_history
-from db.seed.patients import generate_profiles, register_profiles
-from db.seed.setup import build_clinic, ensure_plans, ensure_platform_admin, subscribe
-from db.seed.upcoming import book_upcoming
+from qlink.seed.clinics import CLINICS, DOCTOR_PASSWORD, PLATFORM_ADMIN, SHARMA, ClinicSpec
+from qlink.seed.history import import_history
+from qlink.seed.patients import generate_profiles, register_profiles
+from qlink.seed.setup import build_clinic, ensure_plans, ensure_platform_admin, subscribe
+from qlink.seed.upcoming import book_upcoming
 
 SEED = 20261121
 ZONE = "Asia/Kolkata"
 
 
 class SeedSettings(Protocol):
-    """The part of ``qlink.settings.Settings`` the seed reads (``db`` does not import qlink)."""
+    """The part of ``qlink.settings.Settings`` the seed reads."""
 
     @property
     def data_key(self) -> str: ...

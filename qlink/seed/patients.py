@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor
 from core.patients import ConsentGrant, PhoneVault, add_allergy, add_condition, register_patient
-from db.seed import names
+from qlink.seed import names
 
 CHILD_SHARE = 0.2
 _SCRIPT_EVERY = 40

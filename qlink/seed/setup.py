@@ -16,7 +16,7 @@ from core.clock import Clock
 from core.context import Actor
 from core.scheduling.doctors import add_leave, add_weekly_schedule, create_doctor
 from db.models import Plan, Subscription, User
-from db.seed.clinics import (
+from qlink.seed.clinics import (
     DOCTOR_PASSWORD,
     LUNCH,
     PLANS,
@@ -25,9 +25,9 @@ from db.seed.clinics import (
     DoctorSpec,
     LeaveSpec,
 )
-from db.seed.history import Clinic, SeededDoctor
-from db.seed.patients import SeedPatient
-from db.seed.plans import DayWindow, DoctorPlan
+from qlink.seed.history import Clinic, SeededDoctor
+from qlink.seed.patients import SeedPatient
+from qlink.seed.plans import DayWindow, DoctorPlan
 
 
 @dataclass(frozen=True)

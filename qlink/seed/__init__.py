@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from db.seed.demo import ClinicCounts, DemoSummary, Login, demo_logins, seed_demo
+from qlink.seed.demo import ClinicCounts, DemoSummary, Login, demo_logins, seed_demo
 
 __all__ = ["ClinicCounts", "DemoSummary", "Login", "demo_logins", "seed_demo"]

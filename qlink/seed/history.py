@@ -18,12 +18,12 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from db.models import Appointment, Consultation, Patient, QueueToken, TokenCounter
-from db.seed.bills import insert_bills
-from db.seed.catalog import CANCEL_REASONS
-from db.seed.patients import SeedPatient
-from db.seed.plans import DoctorPlan, Visit
-from db.seed.records import DoneVisit, insert_clinical
-from db.seed.visits import simulate
+from qlink.seed.bills import insert_bills
+from qlink.seed.catalog import CANCEL_REASONS
+from qlink.seed.patients import SeedPatient
+from qlink.seed.plans import DoctorPlan, Visit
+from qlink.seed.records import DoneVisit, insert_clinical
+from qlink.seed.visits import simulate
 
 Row = dict[str, Any]
 

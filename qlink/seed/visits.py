@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from db.seed.patients import SeedPatient
-from db.seed.plans import DayWindow, DoctorPlan, Visit
-from db.seed.queue_run import number_tokens, run_queue
+from qlink.seed.patients import SeedPatient
+from qlink.seed.plans import DayWindow, DoctorPlan, Visit
+from qlink.seed.queue_run import number_tokens, run_queue
 
 WEEKDAY_LOAD = (1.25, 1.05, 1.0, 0.95, 1.0, 1.1, 0.75)  # Monday rush, quiet Sunday
 APPOINTMENT_SHARE = 0.5

@@ -15,8 +15,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from db.models import Bill, BillItem, Payment
-from db.seed.catalog import PAYMENT_MODES, PROFILES
-from db.seed.records import DoneVisit
+from qlink.seed.catalog import PAYMENT_MODES, PROFILES
+from qlink.seed.records import DoneVisit
 
 BILL_SEQUENCE, BILL_FORMAT = "bill_number", "BL-{:06d}"
 RECEIPT_SEQUENCE, RECEIPT_FORMAT = "receipt_number", "RC-{:06d}"

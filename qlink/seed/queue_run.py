@@ -6,7 +6,7 @@ import math
 import random
 from collections import defaultdict
 
-from db.seed.plans import DayWindow, DoctorPlan, Visit
+from qlink.seed.plans import DayWindow, DoctorPlan, Visit
 
 MISSED_RATE = 0.02
 

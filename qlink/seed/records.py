@@ -11,8 +11,8 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from db.models import ConsultationNote, Diagnosis, Prescription, PrescriptionItem, Vitals
-from db.seed.catalog import PROFILES, DeptProfile
-from db.seed.patients import SeedPatient
+from qlink.seed.catalog import PROFILES, DeptProfile
+from qlink.seed.patients import SeedPatient
 
 Row = dict[str, Any]
 _EXAMINATIONS = (

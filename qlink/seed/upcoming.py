@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from core.context import Actor
 from core.scheduling.booking import book_appointment
 from core.scheduling.slots import available_slots
-from db.seed.history import Clinic, SeededDoctor
-from db.seed.visits import fits
+from qlink.seed.history import Clinic, SeededDoctor
+from qlink.seed.visits import fits
 
 DAYS_AHEAD = 14
 SOURCES = ("reception", "whatsapp", "whatsapp", "web")
