@@ -8,11 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-ALL_TENANTS = "*"  # tenant scope for platform work (login, routing, seeding); RLS allows it
+from db.scoping import ALL_TENANTS, install_scoping, scope_session, set_rls_scope
+
+__all__ = ["ALL_TENANTS", "Database", "make_engine", "scope_session", "set_rls_scope"]
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
@@ -54,7 +56,11 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
 
 
 class Database:
-    """An engine plus session factories; the composition root builds one per process."""
+    """An engine plus session factories; the composition root builds one per process.
+
+    Every session it makes carries the tenant scoping (ORM filter and PostgreSQL RLS scope):
+    the factories get it here, so no entry point has to remember an import.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -63,6 +69,8 @@ class Database:
         self._readonly = sessionmaker(
             engine.execution_options(qlink_readonly=True), expire_on_commit=False
         )
+        install_scoping(self._sessions)
+        install_scoping(self._readonly)
         # SQLite hands its write lock out unfairly (waits of seconds under contention);
         # one in-process writer path keeps tail latency flat.
         self._write_lock = FairLock() if self.dialect == "sqlite" else None
@@ -88,6 +96,16 @@ class Database:
         finally:
             if lock is not None:
                 lock.release()
+
+    def session_for(self, connection: Connection, tenant_id: int | str | None) -> Session:
+        """Return a scoped session joined to ``connection``'s transaction (commits are savepoints).
+
+        For tests that roll an outer transaction back (SQLAlchemy's "join a session into an
+        external transaction" recipe); the caller closes the session.
+        """
+        session = self._sessions(bind=connection, join_transaction_mode="create_savepoint")
+        scope_session(session, tenant_id)
+        return session
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -130,22 +148,3 @@ class FairLock:
             self._abandoned.discard(self._serving)
             self._serving += 1
         self._state.notify_all()
-
-
-def scope_session(session: Session, tenant_id: int | str | None) -> None:
-    """Record the tenant scope; core filters queries by it and PostgreSQL RLS reads it."""
-    session.info["tenant_id"] = tenant_id
-
-
-def set_rls_scope(session: Session, connection: Any) -> None:
-    tenant = session.info.get("tenant_id")
-    if connection.dialect.name == "postgresql":
-        value = "" if tenant is None else str(tenant)
-        connection.exec_driver_sql("SELECT set_config('app.tenant_id', %(v)s, true)", {"v": value})
-
-
-@event.listens_for(Session, "after_begin")
-def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
-    if transaction.nested:  # a SAVEPOINT inherits the outer transaction's setting
-        return
-    set_rls_scope(session, connection)

@@ -26,7 +26,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-import db.scoping  # noqa: F401  (tenant filter on every ORM query)
 from core.clock import Clock, system_clock
 from core.signage.feed import queue_depth
 from db.engine import ALL_TENANTS, Database

@@ -20,7 +20,6 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-import db.scoping  # noqa: F401  (tenant filter on every ORM query)
 from core.errors import DomainError
 from db.engine import Database
 from db.migrate import upgrade

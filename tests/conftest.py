@@ -15,9 +15,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-import db.scoping
 from core.auth.passwords import use_cheap_parameters_for_tests
-from db.engine import ALL_TENANTS, Database, make_engine, scope_session
+from db.engine import ALL_TENANTS, Database, make_engine
 from db.migrate import upgrade
 from tests.support import Clinic, make_clinic
 
@@ -94,8 +93,7 @@ def session(db: Database) -> Iterator[Session]:
     """A session inside an outer transaction that is rolled back after the test."""
     with db.engine.connect() as conn:
         outer = conn.begin()
-        sess = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        scope_session(sess, ALL_TENANTS)  # personas of several clinics share it
+        sess = db.session_for(conn, ALL_TENANTS)  # personas of several clinics share it
         try:
             yield sess
         finally:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-import db.scoping  # noqa: F401  (registers the tenant filter on every ORM query)
 from core.patients import PhoneVault
 from db.engine import Database
 from db.migrate import pending
