@@ -1,11 +1,16 @@
-"""One search box for patients: by code, full phone, last four digits or partial name."""
+"""One search box for patients: by code, full phone, last four digits or partial name.
+
+Names match tolerantly: a spelling variant ("Kavita" for "Kavitha", see ``spelling``) on both
+backends, and on PostgreSQL also a near miss ("Kavtha") by trigram word similarity over the
+folded key (``pg_trgm``, GIN index from migration 0005). Exact and prefix matches rank first.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -13,6 +18,8 @@ from core.auth.permissions import require
 from core.context import Actor, tenant_of
 from core.errors import ValidationFailed
 from core.patients.phones import PhoneVault, normalise_phone
+from core.patients.spelling import fold_name, fold_name_sql
+from core.patients.validation import name_key
 from core.patients.views import PatientSummary, summarise, tenant_today
 from db.models import Patient
 
@@ -23,6 +30,7 @@ MAX_LIMIT = 100
 _CODE = re.compile(r"^PAT\d+$", re.IGNORECASE)
 _PHONE_CHARS = re.compile(r"^\+?[\d\s().-]+$")
 _MIN_PHONE_DIGITS = 7
+MIN_TOLERANT = 3  # shorter entries match literally: one or two letters are in most names
 
 
 def classify(query: str) -> QueryKind:
@@ -58,7 +66,8 @@ def search_patients(
     require(actor, "patient.search")
     tenant_id = tenant_of(session, actor)
     kind = classify(query)
-    statement = _statement(kind, query.strip(), vault)
+    postgres = session.connection().dialect.name == "postgresql"
+    statement = _statement(kind, query.strip(), vault, postgres=postgres)
     if statement is None:
         return []
     base = statement.where(Patient.tenant_id == tenant_id, Patient.erased_at.is_(None))
@@ -74,7 +83,9 @@ def search_patients(
     return [summarise(p, vault=vault, today=today) for p in rows]
 
 
-def _statement(kind: QueryKind, text: str, vault: PhoneVault) -> Select[Patient] | None:
+def _statement(
+    kind: QueryKind, text: str, vault: PhoneVault, *, postgres: bool
+) -> Select[Patient] | None:
     if kind == "code":
         return (
             select(Patient)
@@ -86,7 +97,7 @@ def _statement(kind: QueryKind, text: str, vault: PhoneVault) -> Select[Patient]
     if kind == "last4":
         return select(Patient).where(Patient.phone_last4 == text).order_by(Patient.name_key)
     if kind == "name":
-        return _by_name(" ".join(text.casefold().split()))
+        return _by_name(name_key(text), postgres=postgres)
     return None
 
 
@@ -98,15 +109,41 @@ def _by_phone(text: str, vault: PhoneVault) -> Select[Patient] | None:
     return select(Patient).where(Patient.phone_hash == vault.lookup_hash(e164)).order_by(Patient.id)
 
 
-def _by_name(key: str) -> Select[Patient]:
-    # Whole-name prefix first, then a word starting with the query, then anywhere in the name.
-    rank: ColumnElement[int] = case(
-        (Patient.name_key.startswith(key, autoescape=True), 0),
-        (Patient.name_key.contains(" " + key, autoescape=True), 1),
-        else_=2,
-    )
-    return (
-        select(Patient)
-        .where(Patient.name_key.contains(key, autoescape=True))
-        .order_by(rank, Patient.name_key, Patient.id)
-    )
+def _by_name(key: str, *, postgres: bool) -> Select[Patient]:
+    if len(key) < MIN_TOLERANT:
+        return (
+            select(Patient).where(_literal(key)).order_by(_rank(key), Patient.name_key, Patient.id)
+        )
+    fold, folded = fold_name(key), fold_name_sql(Patient.name_key)
+    matches = [_literal(key), folded.contains(fold, autoescape=True)]
+    order: list[ColumnElement[Any]] = [_rank(key, fold, folded)]
+    if postgres:
+        # Word similarity: the query against the best-matching stretch of the name, so a
+        # first name alone still scores high; ``%>`` is answerable from the GIN index.
+        matches.append(folded.op("%>")(fold))
+        order.append(func.word_similarity(fold, folded).desc())
+    return select(Patient).where(or_(*matches)).order_by(*order, Patient.name_key, Patient.id)
+
+
+def _literal(key: str) -> ColumnElement[bool]:
+    return Patient.name_key.contains(key, autoescape=True)
+
+
+def _rank(
+    key: str, fold: str | None = None, folded: ColumnElement[str] | None = None
+) -> ColumnElement[int]:
+    # Exact name, whole-name prefix, a word starting with the query, anywhere in the name; then
+    # the same for the spelling-folded key; near misses (PostgreSQL only) last.
+    tiers = [
+        Patient.name_key == key,
+        Patient.name_key.startswith(key, autoescape=True),
+        Patient.name_key.contains(" " + key, autoescape=True),
+        _literal(key),
+    ]
+    if fold is not None and folded is not None:
+        tiers += [
+            folded.startswith(fold, autoescape=True),
+            folded.contains(" " + fold, autoescape=True),
+            folded.contains(fold, autoescape=True),
+        ]
+    return case(*((tier, n) for n, tier in enumerate(tiers)), else_=len(tiers))

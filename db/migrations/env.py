@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, pool
 
 import db.models  # noqa: F401  (registers every table)
 from db.base import Base
+from db.migrate import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -39,6 +40,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,  # type: ignore[arg-type]
         render_as_batch=True,
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from db.base import Base
-from db.migrate import pending, upgrade
+from db.migrate import include_object, pending, upgrade
 
 
 def test_migrations_are_idempotent_and_current(db):
@@ -18,7 +18,8 @@ def test_migrations_are_idempotent_and_current(db):
 
 def test_models_and_migrations_agree(db):
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
 
