@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
+import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -22,7 +24,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -30,10 +32,11 @@ from core.clock import Clock, system_clock
 from core.signage.feed import queue_depth
 from db.engine import ALL_TENANTS, Database
 from db.migrate import alembic_config
+from db.models.queue import ACTIVE_TOKEN_STATUSES
 from qlink.middleware import BodyLimitMiddleware, ObservabilityMiddleware, SecurityHeadersMiddleware
 from qlink.settings import Settings
 from signage import routes as signage_routes
-from signage.metrics import RequestMetrics
+from signage.metrics import MULTIPROC_ENV, DatabaseCollector, ServiceMetrics
 from signage.pages import STATIC
 from signage.service import SignageService
 from webhooks import routes as webhook_routes
@@ -53,10 +56,21 @@ def create_app(
     """Build the service; pass ``database`` to share an engine (tests, benchmarks)."""
     owned = database is None
     db = database or Database.from_url(settings.database_url)
-    service = SignageService(db, clock=clock, poll_seconds=poll_seconds, gap_timeout=gap_timeout)
+    app_metrics = ServiceMetrics(
+        DatabaseCollector(functools.partial(_depth, db, clock), ACTIVE_TOKEN_STATUSES),
+        multiprocess_dir=os.environ.get(MULTIPROC_ENV),  # prometheus_client's own switch
+    )
+    service = SignageService(
+        db,
+        clock=clock,
+        poll_seconds=poll_seconds,
+        gap_timeout=gap_timeout,
+        metrics=app_metrics.streams,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app_metrics.worker_started()
         await service.start()
         restore = _end_streams_on_exit_signals(service)
         try:
@@ -64,6 +78,7 @@ def create_app(
         finally:
             restore()
             await service.stop()
+            app_metrics.worker_stopped()
             if owned:
                 db.dispose()
 
@@ -85,7 +100,8 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     app.state.signage = service
-    app.state.requests = RequestMetrics()
+    app.state.metrics = app_metrics
+    app.state.requests = app_metrics.requests
     app.state.migration_head = ScriptDirectory.from_config(
         alembic_config("sqlite://")
     ).get_current_head()
@@ -146,30 +162,17 @@ def _revision(db: Database) -> str | None:
 
 async def metrics(request: Request) -> Response:
     """Prometheus text: requests, latencies, open SSE streams, queue depth, event lag."""
-    service: SignageService = request.app.state.signage
-    lines = [*request.app.state.requests.lines(), *service.metrics.lines()]
-    try:
-        depth = await asyncio.to_thread(_depth, service)
-        up = 1
-    except Exception:  # metrics must still answer while the database is down
-        depth, up = {}, 0
-    lines += [
-        "# HELP qlink_db_up Whether the database answered this scrape.",
-        "# TYPE qlink_db_up gauge",
-    ]
-    lines.append(f"qlink_db_up {up}")
-    lines += [
-        "# HELP qlink_queue_depth Active tokens of today and yesterday by status.",
-        "# TYPE qlink_queue_depth gauge",
-    ]
-    for status in ("waiting", "called", "in_consultation", "at_lab"):
-        lines.append(f'qlink_queue_depth{{status="{status}"}} {depth.get(status, 0)}')
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+    service_metrics: ServiceMetrics = request.app.state.metrics
+    # The scrape reads the database (queue depth), so it runs off the event loop.
+    body, content_type = await asyncio.to_thread(
+        service_metrics.exposition, request.headers.get("accept")
+    )
+    return Response(body, media_type=content_type)
 
 
-def _depth(service: SignageService) -> dict[str, int]:
-    since = service.clock().date() - dt.timedelta(days=1)  # covers every timezone's "today"
-    with service.database.transaction(ALL_TENANTS, readonly=True) as session:
+def _depth(db: Database, clock: Clock) -> dict[str, int]:
+    since = clock().date() - dt.timedelta(days=1)  # covers every timezone's "today"
+    with db.transaction(ALL_TENANTS, readonly=True) as session:
         return queue_depth(session, since)
 
 

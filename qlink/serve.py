@@ -2,17 +2,25 @@
 
 uvicorn[standard] (httptools + uvloop) is used on purpose: plain h11 with several workers adds
 tens of milliseconds to keep-alive responses (SPEC §7). Logs are one JSON object per line.
+With several workers, their Prometheus samples go to a directory made for this run (see
+``signage.metrics``) so a scrape answered by any worker reports them all.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from qlink.settings import Settings
+from signage.metrics import MULTIPROC_ENV
 
 GRACEFUL_SECONDS = 5
 
@@ -77,9 +85,31 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     }
     if args.workers > 1:
         # Each worker builds its own settings from the same environment and var/ secrets.
-        uvicorn.run("qlink.asgi:app_from_env", factory=True, workers=args.workers, **options)
+        with worker_metrics_dir():
+            uvicorn.run("qlink.asgi:app_from_env", factory=True, workers=args.workers, **options)
     else:
         from qlink.asgi import create_app
 
         uvicorn.run(create_app(settings), **options)
     return 0
+
+
+@contextlib.contextmanager
+def worker_metrics_dir() -> Iterator[str]:
+    """Point the workers at a fresh metrics directory for this run; remove it afterwards.
+
+    Fresh because prometheus_client sums every file it finds there: a previous run's counters
+    would be added to this one's. Set before uvicorn spawns the workers, which inherit it and
+    read it when they import prometheus_client.
+    """
+    path = tempfile.mkdtemp(prefix="qlink-metrics-")
+    previous = os.environ.get(MULTIPROC_ENV)
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+        else:
+            os.environ[MULTIPROC_ENV] = previous
+        shutil.rmtree(path, ignore_errors=True)

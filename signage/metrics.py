@@ -1,98 +1,178 @@
-"""Prometheus text metrics kept in process memory (each process is scraped on its own)."""
+"""The service's Prometheus metrics (prometheus_client) on a registry owned by one app.
+
+One process: the app's registry is scraped as it is. Several uvicorn workers (``qlink serve
+--workers N``): ``qlink serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a directory of its own
+before the workers start, so every worker writes its samples there and a scrape answered by any
+worker sums them all (``MultiProcessCollector``). Queue depth and database health are read from
+the database when scraped, never stored.
+"""
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import glob
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+log = logging.getLogger("qlink.metrics")
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
 
 
-class Histogram:
-    """Cumulative-bucket histogram with sum and count, as Prometheus expects."""
+class RequestMetrics:
+    """Requests by route template and status class, and their latencies."""
 
-    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS) -> None:
-        self.buckets = tuple(buckets)
-        self.counts = [0] * (len(self.buckets) + 1)
-        self.total = 0.0
-        self.count = 0
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "qlink_http_requests",
+            "HTTP requests by route and status class.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "qlink_http_request_duration_seconds",
+            "Time to the response's first byte.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.total += value
-        self.count += 1
-
-    def lines(self, name: str, labels: str = "") -> Iterable[str]:
-        running = 0
-        sep = "," if labels else ""
-        for bound, count in zip(self.buckets, self.counts, strict=False):
-            running += count
-            yield f'{name}_bucket{{{labels}{sep}le="{bound}"}} {running}'
-        yield f'{name}_bucket{{{labels}{sep}le="+Inf"}} {self.count}'
-        suffix = f"{{{labels}}}" if labels else ""
-        yield f"{name}_sum{suffix} {self.total:.6f}"
-        yield f"{name}_count{suffix} {self.count}"
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, f"{status // 100}xx").inc()
+        self.latency.labels(route).observe(seconds)
 
 
 class StreamMetrics:
-    """Open SSE streams and the age of events when they reach the screens."""
+    """Open SSE streams, the delivered event horizon and the age of events at the screens."""
 
-    def __init__(self) -> None:
-        self.open = 0
-        self.opened = 0
-        self.horizon = 0
-        self.lag = Histogram()
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry if registry is not None else CollectorRegistry()
+        # livesum/livemax: a worker that exited no longer counts (its files are removed).
+        self.open = Gauge(
+            "qlink_sse_open_connections",
+            "SSE streams open now.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.opened = Counter(
+            "qlink_sse_connections", "SSE streams opened since start.", registry=registry
+        )
+        self.horizon = Gauge(
+            "qlink_queue_event_horizon",
+            "Highest queue event id delivered in order.",
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.lag = Histogram(
+            "qlink_queue_event_lag_seconds",
+            "Event time to fan-out to screens.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
 
     def streams_opened(self) -> None:
-        self.open += 1
-        self.opened += 1
+        self.open.inc()
+        self.opened.inc()
 
     def streams_closed(self) -> None:
-        self.open -= 1
+        self.open.dec()
+
+    def horizon_moved(self, position: int) -> None:
+        self.horizon.set(position)
 
     def event_lag(self, seconds: float) -> None:
         self.lag.observe(max(seconds, 0.0))
 
-    def lines(self) -> Iterable[str]:
-        yield "# HELP qlink_sse_open_connections SSE streams open in this process."
-        yield "# TYPE qlink_sse_open_connections gauge"
-        yield f"qlink_sse_open_connections {self.open}"
-        yield "# HELP qlink_sse_connections_total SSE streams opened since start."
-        yield "# TYPE qlink_sse_connections_total counter"
-        yield f"qlink_sse_connections_total {self.opened}"
-        yield "# HELP qlink_queue_event_horizon Highest queue event id delivered in order."
-        yield "# TYPE qlink_queue_event_horizon gauge"
-        yield f"qlink_queue_event_horizon {self.horizon}"
-        yield "# HELP qlink_queue_event_lag_seconds Event time to fan-out to screens."
-        yield "# TYPE qlink_queue_event_lag_seconds histogram"
-        yield from self.lag.lines("qlink_queue_event_lag_seconds")
+
+class DatabaseCollector:
+    """Database health and queue depth, read when scraped; the depth is absent while down."""
+
+    def __init__(self, read_depth: Callable[[], Mapping[str, int]], statuses: Sequence[str]):
+        self._read_depth = read_depth
+        self._statuses = tuple(statuses)
+
+    def describe(self) -> list[Metric]:
+        return []  # registering must not query the database
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("qlink_db_up", "Whether the database answered this scrape.")
+        try:
+            counts = self._read_depth()
+        except Exception as exc:  # metrics must still answer while the database is down
+            log.warning("metrics: database unreachable: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        depth = GaugeMetricFamily(
+            "qlink_queue_depth",
+            "Active tokens of today and yesterday by status.",
+            labels=["status"],
+        )
+        for status in self._statuses:
+            depth.add_metric([status], counts.get(status, 0))
+        yield depth
 
 
-class RequestMetrics:
-    """Requests by route template and status class, and their latencies (thread-safe)."""
+class ServiceMetrics:
+    """One app's registry, its request and stream metrics, and the scrape that reads them."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.latency: dict[str, Histogram] = defaultdict(Histogram)
+    def __init__(self, database: DatabaseCollector, *, multiprocess_dir: str | None) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = RequestMetrics(self.registry)
+        self.streams = StreamMetrics(self.registry)
+        self.multiprocess_dir = multiprocess_dir
+        if multiprocess_dir:
+            # Every worker's samples live in the directory; this process's registry is not read.
+            self.scraped = CollectorRegistry()
+            MultiProcessCollector(self.scraped, path=multiprocess_dir)
+        else:
+            self.scraped = self.registry
+        self.scraped.register(database)
 
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            self.requests[(method, route, f"{status // 100}xx")] += 1
-            self.latency[route].observe(seconds)
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The scrape body in the format ``accept`` asks for, and its content type."""
+        encode, content_type = choose_encoder(accept or "")
+        return encode(self.scraped), content_type
 
-    def lines(self) -> Iterable[str]:
-        with self._lock:
-            requests = sorted(self.requests.items())
-            latency = sorted(self.latency.items())
-        yield "# HELP qlink_http_requests_total HTTP requests by route and status class."
-        yield "# TYPE qlink_http_requests_total counter"
-        for (method, route, status), count in requests:
-            labels = f'method="{method}",route="{route}",status="{status}"'
-            yield f"qlink_http_requests_total{{{labels}}} {count}"
-        yield "# HELP qlink_http_request_seconds Time to the response's first byte."
-        yield "# TYPE qlink_http_request_seconds histogram"
-        for route, hist in latency:
-            yield from hist.lines("qlink_http_request_seconds", f'route="{route}"')
+    def worker_started(self) -> None:
+        """Remove the live gauges of workers that died without saying so (killed, crashed)."""
+        if not self.multiprocess_dir:
+            return
+        for pid in sorted(_pids_with_live_gauges(self.multiprocess_dir)):
+            if not _alive(pid):
+                mark_process_dead(pid, self.multiprocess_dir)
+
+    def worker_stopped(self) -> None:
+        """Stop counting this process's open streams (uvicorn has no child-exit hook)."""
+        if self.multiprocess_dir:
+            mark_process_dead(os.getpid(), self.multiprocess_dir)
+
+
+def _pids_with_live_gauges(path: str) -> set[int]:
+    names = (os.path.basename(f) for f in glob.glob(os.path.join(path, "gauge_live*_*.db")))
+    return {int(m.group(1)) for name in names if (m := _LIVE_GAUGE_FILE.match(name))}
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (exited, not yet reaped by uvicorn) counts as dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:  # no procfs (macOS): trust kill()
+        return True

@@ -42,13 +42,14 @@ class SignageService:
         clock: Clock = system_clock,
         poll_seconds: float | None = None,
         gap_timeout: float | None = None,
+        metrics: StreamMetrics | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
         sqlite = database.dialect == "sqlite"
         self.poll_seconds = poll_seconds if poll_seconds is not None else (0.1 if sqlite else 2.0)
         self.gap_timeout = gap_timeout if gap_timeout is not None else (0.0 if sqlite else 1.5)
-        self.metrics = StreamMetrics()
+        self.metrics = metrics or StreamMetrics()
         self.hubs: dict[tuple[int, int], BranchHub] = {}
         self.horizon = feed.Horizon(0, self.gap_timeout)
         self.listening = False
@@ -198,7 +199,7 @@ class SignageService:
             late_by_branch.setdefault((mark.tenant_id, mark.branch_id), []).append(mark.id)
         for key, hub in list(self.hubs.items()):
             hub.advance(self.horizon.position, key in touched, late_by_branch.get(key, ()))
-        self.metrics.horizon = self.horizon.position
+        self.metrics.horizon_moved(self.horizon.position)
         return len(marks) >= feed.SCAN_LIMIT and bool(passed)
 
     def _marks(self, after: int, late: list[int]) -> tuple[list[feed.Mark], list[feed.Mark]]:

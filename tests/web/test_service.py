@@ -29,6 +29,7 @@ def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
 
 
 def test_metrics_expose_requests_streams_queue_depth_and_lag(live, floor, sse):
+    from tests.web.test_metrics import samples
     from tests.web.test_signage_stream import open_screen
 
     floor.issue(0)
@@ -36,12 +37,18 @@ def test_metrics_expose_requests_streams_queue_depth_and_lag(live, floor, sse):
     reader.next("snapshot")
     floor.issue(1)
     reader.next("queue")
-    text = httpx.get(f"{live.url}/metrics").text
-    assert "qlink_sse_open_connections 1" in text
-    assert 'qlink_queue_depth{status="waiting"}' in text
-    assert "qlink_queue_event_lag_seconds_count" in text
-    assert 'qlink_http_requests_total{method="GET",route="/signage/{branch}/events"' in text
-    assert "qlink_db_up 1" in text
+    httpx.get(f"{live.url}/healthz")
+    got = samples(httpx.get(f"{live.url}/metrics").text)
+    assert got[("qlink_sse_open_connections", ())] == 1
+    assert got[("qlink_sse_connections_total", ())] == 1
+    assert got[("qlink_queue_event_lag_seconds_count", ())] >= 1
+    assert got[("qlink_queue_event_horizon", ())] >= 1
+    assert got[("qlink_queue_depth", (("status", "waiting"),))] >= 2
+    assert got[("qlink_db_up", ())] == 1
+    events = (("method", "GET"), ("route", "/signage/{branch}/events"), ("status", "2xx"))
+    assert got[("qlink_http_requests_total", events)] == 1
+    health = (("le", "+Inf"), ("route", "/healthz"))
+    assert got[("qlink_http_request_duration_seconds_bucket", health)] == 1
 
 
 def test_oversized_request_bodies_are_refused(db, tmp_path):
