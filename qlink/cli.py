@@ -42,6 +42,7 @@ MODULE_COMMANDS = {
 BENCHMARKS = {
     "queue": ("qlink.bench.queue", "token issue and call-next throughput and latency"),
     "signage": ("qlink.bench.signage", "commit-to-screen latency of the SSE signage stream"),
+    "search": ("qlink.bench.search", "patient search latency at 50,000 patients beside a baseline"),
 }
 Handler = Callable[[Settings, argparse.Namespace], int]
 
