@@ -15,6 +15,8 @@ from core.auth.passwords import hash_password, needs_rehash, verify_password
 from core.auth.permissions import ROLES, require
 from core.context import Actor
 from core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from core.scheduling.doctors import access_doctor
+from core.tenancy import access_branch
 from db.models import Tenant, User, UserSession
 
 MAX_FAILED_LOGINS = 5
@@ -46,6 +48,7 @@ def create_user(
             "Username may use letters, digits, '.', '-' and '_'", field="username"
         )
     tenant_id = None if role == "platform_admin" else actor.require_tenant()
+    _check_links(session, actor, doctor_id=doctor_id, branch_id=branch_id)
     taken = session.scalar(
         select(User.id).where(User.tenant_id == tenant_id, User.username == username)
     )
@@ -66,6 +69,16 @@ def create_user(
         session, actor, "user.create", entity="user", entity_id=user.id, detail={"role": role}
     )
     return user
+
+
+def _check_links(
+    session: Session, actor: Actor, *, doctor_id: int | None, branch_id: int | None
+) -> None:
+    """Check the user's doctor and branch are the actor's clinic's (``NotFound`` otherwise)."""
+    if doctor_id is not None:
+        access_doctor(session, actor, doctor_id)
+    if branch_id is not None:
+        access_branch(session, actor, branch_id)
 
 
 @dataclass(frozen=True)

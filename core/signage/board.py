@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CompoundSelect, Select, or_, select, union
 from sqlalchemy.orm import Session
 
-from core.context import Actor, tenant_of
+from core.context import Actor
 from core.patients.views import masked_name
-from core.signage.branches import BranchRef
+from core.signage.branches import BranchRef, own_branch
 from core.signage.lanes import Lane, Pool, department_pool, doctor_lane
 from db.models import (
     Announcement,
@@ -87,22 +87,25 @@ def branch_board(
     codes: Collection[str] | None,
     upto_event: int,
 ) -> Board:
-    """Render the board of ``branch`` (only departments in ``codes`` when given)."""
-    tenant_of(session, actor)
+    """Render the board of ``branch`` (only departments in ``codes`` when given).
+
+    Raises ``NotFound`` when ``branch`` is not the actor's clinic's.
+    """
+    own_branch(session, actor, branch)
     day = service_day(actor, branch)
     depts = departments(session, branch, codes)
     dept_ids = [d.id for d in depts]
     lanes = [
         doctor_lane(session, actor, doctor_id=doctor_id, day=day)
-        for doctor_id in working_doctors(session, branch, dept_ids, day)
+        for doctor_id in _working_doctors(session, branch, dept_ids, day)
     ]
     pools = [department_pool(session, actor, department_id=d, day=day) for d in dept_ids]
     return Board(
         tuple(depts),
         tuple(lanes),
         tuple(p for p in pools if p.waiting),
-        tuple(recent_calls(session, actor, branch, dept_ids, upto_event=upto_event)),
-        tuple(announcements(session, branch, actor.clock())),
+        tuple(_recent_calls(session, actor, branch, dept_ids, upto_event=upto_event)),
+        tuple(_announcements(session, branch, actor.clock())),
     )
 
 
@@ -120,7 +123,7 @@ def departments(
     return [DepartmentInfo(*row) for row in session.execute(query.order_by(Department.code))]
 
 
-def working_doctors(
+def _working_doctors(
     session: Session, branch: BranchRef, dept_ids: list[int], day: dt.date
 ) -> list[int]:
     """Doctors of those departments scheduled today, or holding tokens or a session today."""
@@ -193,7 +196,7 @@ def _on_leave(session: Session, tenant_id: int, day: dt.date) -> set[int]:
     return set(rows)
 
 
-def recent_calls(
+def _recent_calls(
     session: Session,
     actor: Actor,
     branch: BranchRef,
@@ -252,7 +255,7 @@ def call_from(
     )
 
 
-def announcements(session: Session, branch: BranchRef, now: dt.datetime) -> list[Notice]:
+def _announcements(session: Session, branch: BranchRef, now: dt.datetime) -> list[Notice]:
     """The branch's active announcements showing at ``now``, in their set order."""
     rows = session.execute(
         select(Announcement.id, Announcement.body, Announcement.language)

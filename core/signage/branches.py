@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.context import Actor, tenant_of
 from core.errors import NotFound
 from db.models import Branch, Tenant
 
@@ -80,3 +81,13 @@ def branch_ref(session: Session, tenant_id: int, branch_id: int) -> BranchRef:
     if row is None:
         raise NotFound("Branch not found")
     return BranchRef(*row)
+
+
+def own_branch(session: Session, actor: Actor, branch: BranchRef) -> None:
+    """Check ``branch`` belongs to the actor's clinic, or raise ``NotFound``.
+
+    Screens resolve their branch in the platform scope, so holding a reference proves nothing;
+    reads that scope their queries by ``branch.tenant_id`` call this first.
+    """
+    if branch.tenant_id != tenant_of(session, actor):
+        raise NotFound("Branch not found")

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.context import Actor, tenant_of
+from core.context import Actor
 from core.patients.views import masked_name
 from core.signage.board import CALL_EVENTS, Call, service_day
-from core.signage.branches import BranchRef
+from core.signage.branches import BranchRef, own_branch
 from core.signage.feed import EventRow
 from core.signage.lanes import Lane, Pool, department_pool, doctor_lane
 from db.models import Department, Doctor, Patient, QueueToken
@@ -70,8 +70,11 @@ def render_updates(
     *,
     with_state: bool = True,
 ) -> list[Update]:
-    """Render ``events`` (one branch, id order); lanes and pools only when ``with_state``."""
-    tenant_of(session, actor)
+    """Render ``events`` (one branch, id order); lanes and pools only when ``with_state``.
+
+    Raises ``NotFound`` when ``branch`` is not the actor's clinic's.
+    """
+    own_branch(session, actor, branch)
     if not events:
         return []
     tokens = _token_facts(session, branch.tenant_id, {e.token_id for e in events if e.token_id})

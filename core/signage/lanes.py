@@ -1,8 +1,9 @@
 """One doctor's lane and one department pool as the TV shows them: who is in, who is next.
 
-The calling order of a doctor's queue comes from ``core.queue.wait_estimate.doctor_queue_etas`` (the same
-order ``call_next`` uses); department-pool tokens (no doctor yet) are ranked by the queue
-scoring and shown in their department's pool lane, not under every doctor who could take them.
+The calling order of a doctor's queue comes from ``core.queue.wait_estimate.doctor_queue_etas``
+(the same order ``call_next`` uses); department-pool tokens (no doctor yet) are ranked by the
+queue scoring and shown in their department's pool lane, not under every doctor who could take
+them.
 Patients appear only as token codes and masked first names.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.context import Actor, tenant_of
+from core.errors import NotFound
 from core.patients.views import masked_name
 from core.queue.wait_estimate import doctor_queue_etas, pool_order
 from db.models import Department, Doctor, DoctorSession, Patient, QueueToken
@@ -65,11 +67,14 @@ class Pool:
 def doctor_lane(session: Session, actor: Actor, *, doctor_id: int, day: dt.date) -> Lane:
     """Render one doctor's lane for ``day`` (the branch's service day)."""
     tenant_id = tenant_of(session, actor)
-    doctor, dept = session.execute(
+    found = session.execute(
         select(Doctor, Department)
         .join(Department, Department.id == Doctor.department_id)
         .where(Doctor.id == doctor_id, Doctor.tenant_id == tenant_id)
-    ).one()
+    ).one_or_none()
+    if found is None:
+        raise NotFound("Doctor not found")
+    doctor, dept = found
     sitting = _session_row(session, tenant_id, doctor_id, dept.branch_id, day)
     room = (sitting.room if sitting else None) or doctor.default_room
     own = _own_waiting(session, tenant_id, doctor_id, actor)
