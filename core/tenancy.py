@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,10 +15,13 @@ from core import audit
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.queue.allocation import STRATEGIES
+from core.queue.scoring import DEFAULT_WEIGHTS, QueueRules, rules_from
 from db.models import Branch, Department, Tenant, WhatsAppNumber
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}$")
 _DEPT_CODE = re.compile(r"^[A-Z]{2,6}$")
+_QUEUE_KNOBS = frozenset(f.name for f in dataclasses.fields(QueueRules)) - {"weights"}
 
 
 def create_tenant(
@@ -99,6 +104,7 @@ def create_department(
     )
     if session.scalar(taken):
         raise Conflict(f"Department code {code} is already used at this branch")
+    _check_strategy(allocation_strategy)
     dept = Department(
         tenant_id=tenant_id,
         branch_id=branch_id,
@@ -109,6 +115,61 @@ def create_department(
     session.add(dept)
     session.flush()
     audit.record(session, actor, "department.create", entity="department", entity_id=dept.id)
+    return dept
+
+
+def set_queue_settings(
+    session: Session,
+    actor: Actor,
+    *,
+    settings: Mapping[str, Any],
+    department_id: int | None = None,
+) -> None:
+    """Replace the clinic's queue knobs, or one department's overrides of them.
+
+    Keys are ``QueueRules`` fields plus ``priority_weights``; the clinic's other settings stay.
+    """
+    require(actor, "settings.write")
+    tenant_id = tenant_of(session, actor)
+    knobs = _check_queue_settings(settings)
+    if department_id is None:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise NotFound("Clinic not found")
+        kept = {k: v for k, v in (tenant.settings or {}).items() if not _is_queue_key(k)}
+        tenant.settings = {**kept, **knobs}
+        entity, entity_id = "tenant", tenant_id
+    else:
+        access_department(session, actor, department_id).queue_settings = knobs
+        entity, entity_id = "department", department_id
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "queue_settings.set",
+        entity=entity,
+        entity_id=entity_id,
+        detail={"keys": sorted(knobs)},
+    )
+
+
+def set_allocation_strategy(
+    session: Session, actor: Actor, *, department_id: int, strategy: str
+) -> Department:
+    """Choose how a department assigns walk-ins to its doctors (one of ``STRATEGIES``)."""
+    require(actor, "settings.write")
+    dept = access_department(session, actor, department_id)
+    _check_strategy(strategy)
+    dept.allocation_strategy = strategy
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "department.strategy",
+        entity="department",
+        entity_id=dept.id,
+        detail={"strategy": strategy},
+    )
     return dept
 
 
@@ -165,6 +226,46 @@ def tenant_timezone(session: Session, tenant_id: int, branch: Branch | None = No
     if tenant is None:
         raise NotFound("Clinic not found")
     return ZoneInfo(tenant.timezone)
+
+
+def _is_queue_key(key: str) -> bool:
+    return key in _QUEUE_KNOBS or key == "priority_weights"
+
+
+def _check_queue_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the settings as a plain dict if each key is a knob and each value is in range.
+
+    ``rules_from`` silently ignores a bad value (the queue must keep running); here, at the
+    admin's form, a value it would ignore is an error instead.
+    """
+    unknown = sorted(k for k in settings if not _is_queue_key(k))
+    if unknown:
+        raise ValidationFailed(f"Unknown queue setting {unknown[0]!r}", field=unknown[0])
+    for key, value in settings.items():
+        if key == "priority_weights":
+            _check_weights(value)
+        elif getattr(rules_from({key: value}), key) != value or isinstance(value, bool):
+            raise ValidationFailed(f"Queue setting {key} is out of range", field=key)
+    return dict(settings)
+
+
+def _check_weights(weights: Any) -> None:
+    if not isinstance(weights, Mapping):
+        raise ValidationFailed("Priority weights map kinds to numbers", field="priority_weights")
+    applied = rules_from({"priority_weights": weights}).weights
+    for kind, weight in weights.items():
+        if kind not in DEFAULT_WEIGHTS or kind == "emergency" or applied[kind] != weight:
+            raise ValidationFailed(
+                f"Priority weight for {kind!r} is not allowed", field="priority_weights"
+            )
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValidationFailed(
+            f"Allocation strategy must be one of {', '.join(STRATEGIES)}",
+            field="allocation_strategy",
+        )
 
 
 def _check_slug(slug: str) -> None:

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from core import tenancy
-from core.auth.users import actor_for, create_user
+from core.auth.users import actor_for
 from core.context import Actor
-from core.scheduling.doctors import add_weekly_schedule, create_doctor
+from core.patients.importing import PatientRow, import_patients
+from core.patients.phones import PhoneVault
 from db.models import Branch, Department, Doctor, Patient, Tenant
+from qlink import builder
+from qlink.builder import ClinicSpec, DepartmentSpec, DoctorSpec, Hours, StaffSpec
 
 
 @dataclass
@@ -35,30 +38,20 @@ def make_clinic(
 ) -> Clinic:
     """Create a clinic with one branch, one department and staff, all via core."""
     slug = slug or f"c-{uuid.uuid4().hex[:10]}"
-    platform = Actor.system(None)
-    tenant = tenancy.create_tenant(
-        session, platform, slug=slug, name=f"Clinic {slug}", timezone=timezone
+    built = builder.open_clinic(
+        session, ClinicSpec(slug=slug, name=f"Clinic {slug}", timezone=timezone)
     )
-    system = Actor.system(tenant.id)
-    branch = tenancy.create_branch(session, system, slug="main", name="Main branch")
-    dept = tenancy.create_department(
-        session, system, branch_id=branch.id, code="GEN", name="General Medicine"
+    system, branch = built.system, built.branch
+    dept = builder.add_department(
+        session, system, branch_id=branch.id, spec=DepartmentSpec("GEN", "General Medicine")
     )
 
     def staff(role: str) -> Actor:
-        user = create_user(
-            session,
-            system,
-            username=f"{role}.{slug}",
-            password="correct-horse-1",
-            full_name=f"{role.title()} of {slug}",
-            role=role,
-            branch_id=branch.id,
-        )
-        return actor_for(user)
+        spec = StaffSpec(f"{role}.{slug}", "correct-horse-1", f"{role.title()} of {slug}", role)
+        return actor_for(builder.add_staff(session, system, branch_id=branch.id, spec=spec))
 
     return Clinic(
-        tenant,
+        built.tenant,
         branch,
         dept,
         system,
@@ -78,37 +71,26 @@ def add_doctor(
     slot_minutes: int = 30,
 ) -> Doctor:
     """A doctor working Mon-Fri 09:00-17:00 with lunch 13:00-14:00 (the SPEC's example)."""
-    doctor = create_doctor(
-        session,
-        clinic.admin,
-        department_id=clinic.department.id,
-        full_name=name,
-        specialization="General Physician",
+    spec = DoctorSpec(
+        name,
         fee_minor=fee_minor,
-        default_room="Room 1",
-        default_slot_minutes=slot_minutes,
-    )
-    add_weekly_schedule(
-        session,
-        clinic.admin,
-        doctor_id=doctor.id,
-        branch_id=clinic.branch.id,
-        weekdays=weekdays,
-        start=dt.time(9),
-        end=dt.time(17),
+        room="Room 1",
         slot_minutes=slot_minutes,
-        breaks=[(dt.time(13), dt.time(14))],
+        hours=(Hours(weekdays, slot_minutes=slot_minutes),),
     )
-    return doctor
+    return builder.add_doctor(session, clinic.admin, department=clinic.department, spec=spec)
 
 
 def make_patient(session: Session, clinic: Clinic, code: str = "PATX001") -> Patient:
-    """A bare patient row for scheduling tests that need no registration rules."""
-    patient = Patient(
-        tenant_id=clinic.tenant_id, code=code, full_name="Test Patient", name_key="test patient"
-    )
-    session.add(patient)
-    session.flush()
+    """A patient for tests that need no particular registration details, named by ``code``.
+
+    Registered through core like any patient, so the stored code comes from the clinic's counter.
+    """
+    row = PatientRow(f"Test Patient {code}")
+    vault = PhoneVault(_TEST_VAULT_KEY)
+    (patient_id,) = import_patients(session, clinic.system, vault=vault, rows=[row]).ids
+    patient = session.get(Patient, patient_id)
+    assert patient is not None
     return patient
 
 
@@ -135,15 +117,10 @@ def at_desk(clinic: Clinic, clock: object) -> Actor:
 def register_patients(
     session: Session, clinic: Clinic, n: int, prefix: str = "Patient"
 ) -> list[int]:
-    """Register ``n`` patients through the registry (no phone, so no duplicate warnings)."""
-    from core.patients.phones import PhoneVault
-    from core.patients.registry import register_patient
-
+    """Register ``n`` patients through the bulk import (no phone, so no duplicate warnings)."""
+    rows = [PatientRow(f"{prefix} {i}") for i in range(n)]
     vault = PhoneVault(_TEST_VAULT_KEY)
-    return [
-        register_patient(session, clinic.system, vault=vault, full_name=f"{prefix} {i}").patient.id
-        for i in range(n)
-    ]
+    return list(import_patients(session, clinic.system, vault=vault, rows=rows).ids)
 
 
 def set_queue_settings(
@@ -154,14 +131,14 @@ def set_queue_settings(
     department: dict[str, object] | None = None,
     strategy: str | None = None,
 ) -> None:
-    """Set the clinic's queue knobs (an admin form in the product; no core command yet)."""
+    """Set the clinic's queue knobs as its admin would."""
+    admin, dept_id = clinic.admin, clinic.department.id
     if tenant is not None:
-        clinic.tenant.settings = dict(tenant)
+        tenancy.set_queue_settings(session, admin, settings=tenant)
     if department is not None:
-        clinic.department.queue_settings = dict(department)
+        tenancy.set_queue_settings(session, admin, settings=department, department_id=dept_id)
     if strategy is not None:
-        clinic.department.allocation_strategy = strategy
-    session.flush()
+        tenancy.set_allocation_strategy(session, admin, department_id=dept_id, strategy=strategy)
 
 
 def add_doctor_in(
@@ -174,26 +151,10 @@ def add_doctor_in(
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4),
 ) -> Doctor:
     """A Mon-Fri 09:00-17:00 doctor (lunch 13-14) of ``department`` at its branch."""
-    doctor = create_doctor(
-        session,
-        clinic.admin,
-        department_id=department.id,
-        full_name=name,
-        specialization="General Physician",
-        fee_minor=50000,
-        default_room=f"Room {name[-1]}",
-        default_slot_minutes=slot_minutes,
-        branch_ids=(department.branch_id,),
-    )
-    add_weekly_schedule(
-        session,
-        clinic.admin,
-        doctor_id=doctor.id,
-        branch_id=department.branch_id,
-        weekdays=weekdays,
-        start=dt.time(9),
-        end=dt.time(17),
+    spec = DoctorSpec(
+        name,
+        room=f"Room {name[-1]}",
         slot_minutes=slot_minutes,
-        breaks=[(dt.time(13), dt.time(14))],
+        hours=(Hours(weekdays, slot_minutes=slot_minutes),),
     )
-    return doctor
+    return builder.add_doctor(session, clinic.admin, department=department, spec=spec)

@@ -23,6 +23,7 @@ from db.models import (
 )
 
 TimeRange = tuple[dt.time, dt.time]
+MIN_WEIGHT, MAX_WEIGHT = 0.1, 10.0  # NaN and infinity fail the range check too
 
 
 def create_doctor(
@@ -86,6 +87,31 @@ def assign_branch(
     link.room = room
     session.flush()
     return link
+
+
+def set_performance_weight(
+    session: Session, actor: Actor, *, doctor_id: int, weight: float
+) -> Doctor:
+    """Set the share of tokens a ``performance_weighted`` department gives the doctor."""
+    require(actor, "doctor.write")
+    doctor = access_doctor(session, actor, doctor_id)
+    if isinstance(weight, bool) or not isinstance(weight, int | float):
+        raise ValidationFailed("Performance weight must be a number", field="performance_weight")
+    if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+        raise ValidationFailed(
+            f"Performance weight must be {MIN_WEIGHT} to {MAX_WEIGHT}", field="performance_weight"
+        )
+    doctor.performance_weight = float(weight)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "doctor.update",
+        entity="doctor",
+        entity_id=doctor.id,
+        detail={"fields": ["performance_weight"]},
+    )
+    return doctor
 
 
 def access_doctor(session: Session, actor: Actor, doctor_id: int) -> Doctor:
