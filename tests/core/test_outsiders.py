@@ -1,0 +1,575 @@
+"""Every read path and loader, called as clinic_b with clinic_a's ids, answers ``NotFound``.
+
+The enumerating test walks ``core`` for public functions that take a session and are handed
+an id (a ``*_id``/``*_ids`` parameter, or a value carrying one such as a ``BranchRef``), and
+every ``access_*`` loader. It fails when one is neither in a registry below nor in the
+commented exemption set: a new read without an outsider test fails the suite.
+
+Each registered call is made twice with the same clinic_a ids: as clinic_b (must find nothing
+and write nothing) and as clinic_a (must find the row), so an entry whose ids do not exist
+cannot pass by accident.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import importlib
+import inspect
+import pkgutil
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import core
+from core import tenancy
+from core.analytics import no_show, peaks
+from core.auth import users
+from core.clock import FrozenClock
+from core.context import Actor, load_owned
+from core.errors import DoctorNotAvailable, DomainError, NotFound, ValidationFailed
+from core.patients import background, consent, importing, registry, rules, views
+from core.patients.consent import ConsentGrant
+from core.patients.phones import PhoneVault
+from core.queue import (
+    calling,
+    doctor_day,
+    issue_sql,
+    issuing,
+    lifecycle,
+    line,
+    line_sql,
+    place,
+    wait_estimate,
+)
+from core.queue.scoring import QueueRules
+from core.scheduling import booking, calendar, day_view, doctors, slots
+from core.signage import board, branches, deltas, feed, lanes, token_view, welcome
+from db.base import Base
+from db.models import Patient, User
+from tests.support import Clinic, add_doctor
+
+VAULT = PhoneVault("test-key")
+NOW = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.UTC)  # Monday 09:30 in Kolkata
+DAY = dt.date(2026, 12, 7)
+SLOT = dt.datetime(2026, 12, 7, 6, 30, tzinfo=dt.UTC)  # 12:00 local, a free slot
+LATER = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)  # 15:00 local
+RULES = QueueRules()
+
+
+@dataclasses.dataclass
+class World:
+    """clinic_a with a doctor, patients, an appointment, a token and a fact; clinic_b empty."""
+
+    s: Session
+    a: Clinic
+    b: Clinic
+    doctor: int
+    patient: Patient
+    guardian: int
+    appointment: int
+    token: int
+    allergy: int
+
+    def actor(self, who: Clinic) -> Actor:
+        """The clinic's system actor (every permission, so only the tenant wall can refuse)."""
+        return dataclasses.replace(who.system, clock=FrozenClock(NOW))
+
+    def ref(self) -> branches.BranchRef:
+        return branches.branch_ref(self.s, self.a.tenant_id, self.a.branch.id)
+
+    def place(self) -> Any:
+        return place.queue_place(self.s, self.a.tenant_id, self.a.department.id)
+
+    def events(self) -> list[feed.EventRow]:
+        return feed.branch_events(self.s, self.a.tenant_id, self.a.branch.id, after=0)
+
+
+@pytest.fixture
+def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
+    desk = dataclasses.replace(clinic_a.system, clock=FrozenClock(NOW))
+    doctor = add_doctor(session, clinic_a)
+    guardian = registry.register_patient(session, desk, vault=VAULT, full_name="Meena Rao")
+    patient = registry.register_patient(
+        session, desk, vault=VAULT, full_name="Ravi Rao", phone="98765 43210", wa_bsuid="IN.ravi"
+    ).patient
+    consent.record_consent(
+        session, desk, patient.id, grant=ConsentGrant("treatment", by_guardian=True)
+    )
+    appointment = booking.book_appointment(
+        session, desk, doctor_id=doctor.id, patient_id=patient.id, slot_start=SLOT
+    )
+    token = issuing.issue_token(
+        session,
+        desk,
+        patient_id=guardian.patient.id,
+        department_id=clinic_a.department.id,
+        kind="walk_in",
+    )
+    allergy = background.add_allergy(session, desk, patient.id, substance="Penicillin")
+    return World(
+        session,
+        clinic_a,
+        clinic_b,
+        doctor.id,
+        patient,
+        guardian.patient.id,
+        appointment.id,
+        token.id,
+        allergy.id,
+    )
+
+
+Call = Callable[[World, Clinic], object]
+
+# Calls as ``who`` with clinic_a's ids that must raise NotFound for an outsider.
+NOT_FOUND: dict[Callable[..., Any], Call] = {
+    # loaders
+    load_owned: lambda w, who: load_owned(w.s, w.actor(who), Patient, w.patient.id, "Patient"),
+    tenancy.access_branch: lambda w, who: tenancy.access_branch(w.s, w.actor(who), w.a.branch.id),
+    tenancy.access_department: lambda w, who: tenancy.access_department(
+        w.s, w.actor(who), w.a.department.id
+    ),
+    doctors.access_doctor: lambda w, who: doctors.access_doctor(w.s, w.actor(who), w.doctor),
+    registry.access_patient: lambda w, who: registry.access_patient(
+        w.s, w.actor(who), w.patient.id
+    ),
+    booking.access_appointment: lambda w, who: booking.access_appointment(
+        w.s, w.actor(who), w.appointment
+    ),
+    lifecycle.access_token: lambda w, who: lifecycle.access_token(w.s, w.actor(who), w.token),
+    # reads
+    background.patient_background: lambda w, who: background.patient_background(
+        w.s, w.actor(who), w.patient.id
+    ),
+    consent.current_consents: lambda w, who: consent.current_consents(
+        w.s, w.actor(who), w.patient.id
+    ),
+    no_show.appointment_risk: lambda w, who: no_show.appointment_risk(
+        w.s, w.actor(who), appointment_id=w.appointment
+    ),
+    no_show.no_show_scores: lambda w, who: no_show.no_show_scores(
+        w.s, w.actor(who), day=DAY, branch_id=w.a.branch.id
+    ),
+    peaks.peak_hour_forecast: lambda w, who: peaks.peak_hour_forecast(
+        w.s, w.actor(who), branch_id=w.a.branch.id, day=DAY
+    ),
+    day_view.day_board: lambda w, who: day_view.day_board(
+        w.s, w.actor(who), branch_id=w.a.branch.id, on_date=DAY
+    ),
+    slots.available_slots: lambda w, who: slots.available_slots(
+        w.s, w.actor(who), doctor_id=w.doctor, on_date=DAY
+    ),
+    slots.next_free_slots: lambda w, who: slots.next_free_slots(
+        w.s, w.actor(who), doctor_id=w.doctor, after=NOW
+    ),
+    wait_estimate.doctor_queue_etas: lambda w, who: wait_estimate.doctor_queue_etas(
+        w.s, w.actor(who), doctor_id=w.doctor
+    ),
+    wait_estimate.pool_order: lambda w, who: wait_estimate.pool_order(
+        w.s, w.actor(who), department_id=w.a.department.id, day=DAY
+    ),
+    lanes.doctor_lane: lambda w, who: lanes.doctor_lane(
+        w.s, w.actor(who), doctor_id=w.doctor, day=DAY
+    ),
+    lanes.department_pool: lambda w, who: lanes.department_pool(
+        w.s, w.actor(who), department_id=w.a.department.id, day=DAY
+    ),
+    board.branch_board: lambda w, who: board.branch_board(
+        w.s, w.actor(who), w.ref(), codes=None, upto_event=2**31
+    ),
+    deltas.render_updates: lambda w, who: deltas.render_updates(
+        w.s, w.actor(who), w.ref(), w.events()
+    ),
+    branches.own_branch: lambda w, who: branches.own_branch(w.s, w.actor(who), w.ref()),
+    welcome.whatsapp_contact: lambda w, who: welcome.whatsapp_contact(w.s, w.actor(who), w.ref()),
+    token_view.token_view: lambda w, who: token_view.token_view(
+        w.s, w.actor(who), token_id=w.token
+    ),
+    # commands naming clinic_a's rows
+    users.create_user: lambda w, who: users.create_user(
+        w.s,
+        w.actor(who),
+        username="dr.rao",
+        password="correct-horse-1",
+        full_name="Dr. Rao",
+        role="doctor",
+        doctor_id=w.doctor,
+        branch_id=w.a.branch.id,
+    ),
+    tenancy.create_department: lambda w, who: tenancy.create_department(
+        w.s, w.actor(who), branch_id=w.a.branch.id, code="ORT", name="Orthopaedics"
+    ),
+    tenancy.register_whatsapp_number: lambda w, who: tenancy.register_whatsapp_number(
+        w.s, w.actor(who), phone_number_id="1234567", branch_id=w.a.branch.id
+    ),
+    tenancy.set_queue_settings: lambda w, who: tenancy.set_queue_settings(
+        w.s, w.actor(who), settings={"cap_every": 4}, department_id=w.a.department.id
+    ),
+    tenancy.set_allocation_strategy: lambda w, who: tenancy.set_allocation_strategy(
+        w.s, w.actor(who), department_id=w.a.department.id, strategy="round_robin"
+    ),
+    doctors.set_performance_weight: lambda w, who: doctors.set_performance_weight(
+        w.s, w.actor(who), doctor_id=w.doctor, weight=2.0
+    ),
+    doctors.create_doctor: lambda w, who: doctors.create_doctor(
+        w.s,
+        w.actor(who),
+        department_id=w.a.department.id,
+        full_name="Dr. Iyer",
+        specialization="Paediatrics",
+        fee_minor=40000,
+    ),
+    doctors.assign_branch: lambda w, who: doctors.assign_branch(
+        w.s, w.actor(who), doctor_id=w.doctor, branch_id=w.a.branch.id
+    ),
+    doctors.add_weekly_schedule: lambda w, who: doctors.add_weekly_schedule(
+        w.s,
+        w.actor(who),
+        doctor_id=w.doctor,
+        branch_id=w.a.branch.id,
+        weekdays=(5,),
+        start=dt.time(9),
+        end=dt.time(12),
+        slot_minutes=30,
+    ),
+    doctors.set_override: lambda w, who: doctors.set_override(
+        w.s,
+        w.actor(who),
+        doctor_id=w.doctor,
+        branch_id=w.a.branch.id,
+        on_date=DAY + dt.timedelta(days=5),
+        start=dt.time(9),
+        end=dt.time(12),
+        slot_minutes=30,
+    ),
+    doctors.add_leave: lambda w, who: doctors.add_leave(
+        w.s, w.actor(who), doctor_id=w.doctor, start_date=DAY, end_date=DAY
+    ),
+    registry.register_patient: lambda w, who: registry.register_patient(
+        w.s,
+        w.actor(who),
+        vault=VAULT,
+        full_name="Anu Rao",
+        age_years=8,
+        guardian_patient_id=w.guardian,
+        guardian_relation="mother",
+        consents=[ConsentGrant("treatment", by_guardian=True)],
+    ),
+    importing.import_patients: lambda w, who: importing.import_patients(
+        w.s,
+        w.actor(who),
+        vault=VAULT,
+        rows=[
+            importing.PatientRow(
+                "Anu Rao",
+                age_years=8,
+                guardian_patient_id=w.guardian,
+                guardian_relation="mother",
+                consents=[ConsentGrant("treatment", by_guardian=True)],
+            )
+        ],
+    ),
+    registry.update_patient: lambda w, who: registry.update_patient(
+        w.s, w.actor(who), w.patient.id, vault=VAULT, address="12 MG Road"
+    ),
+    consent.record_consent: lambda w, who: consent.record_consent(
+        w.s, w.actor(who), w.patient.id, grant=ConsentGrant("reminders")
+    ),
+    background.add_allergy: lambda w, who: background.add_allergy(
+        w.s, w.actor(who), w.patient.id, substance="Dust"
+    ),
+    background.add_condition: lambda w, who: background.add_condition(
+        w.s, w.actor(who), w.patient.id, name="Asthma"
+    ),
+    background.add_medication: lambda w, who: background.add_medication(
+        w.s, w.actor(who), w.patient.id, name="Salbutamol"
+    ),
+    background.retract_fact: lambda w, who: background.retract_fact(
+        w.s, w.actor(who), kind="allergy", fact_id=w.allergy, reason="entered in error"
+    ),
+    booking.book_appointment: lambda w, who: booking.book_appointment(
+        w.s, w.actor(who), doctor_id=w.doctor, patient_id=w.patient.id, slot_start=LATER
+    ),
+    booking.overbook_appointment: lambda w, who: booking.overbook_appointment(
+        w.s, w.actor(who), doctor_id=w.doctor, patient_id=w.guardian, slot_start=SLOT
+    ),
+    booking.reschedule_appointment: lambda w, who: booking.reschedule_appointment(
+        w.s, w.actor(who), appointment_id=w.appointment, new_slot_start=LATER
+    ),
+    booking.cancel_appointment: lambda w, who: booking.cancel_appointment(
+        w.s, w.actor(who), appointment_id=w.appointment, reason="travelling"
+    ),
+    issuing.issue_token: lambda w, who: issuing.issue_token(
+        w.s,
+        w.actor(who),
+        patient_id=w.patient.id,
+        department_id=w.a.department.id,
+        kind="walk_in",
+    ),
+    calling.call_next: lambda w, who: calling.call_next(w.s, w.actor(who), doctor_id=w.doctor),
+    doctor_day.pause_doctor: lambda w, who: doctor_day.pause_doctor(
+        w.s, w.actor(who), doctor_id=w.doctor, minutes=10
+    ),
+    doctor_day.resume_doctor: lambda w, who: doctor_day.resume_doctor(
+        w.s, w.actor(who), doctor_id=w.doctor
+    ),
+    doctor_day.announce_delay: lambda w, who: doctor_day.announce_delay(
+        w.s, w.actor(who), doctor_id=w.doctor, minutes=20
+    ),
+    lifecycle.cancel_token: lambda w, who: lifecycle.cancel_token(
+        w.s, w.actor(who), token_id=w.token
+    ),
+    lifecycle.finish_token: lambda w, who: lifecycle.finish_token(
+        w.s, w.actor(who), token_id=w.token
+    ),
+    lifecycle.mark_missed: lambda w, who: lifecycle.mark_missed(
+        w.s, w.actor(who), token_id=w.token
+    ),
+    lifecycle.recall_token: lambda w, who: lifecycle.recall_token(
+        w.s, w.actor(who), token_id=w.token
+    ),
+    lifecycle.start_consultation: lambda w, who: lifecycle.start_consultation(
+        w.s, w.actor(who), token_id=w.token
+    ),
+    lifecycle.send_to_lab: lambda w, who: lifecycle.send_to_lab(
+        w.s, w.actor(who), token_id=w.token
+    ),
+    lifecycle.return_from_lab: lambda w, who: lifecycle.return_from_lab(
+        w.s, w.actor(who), token_id=w.token
+    ),
+    lifecycle.transfer_token: lambda w, who: lifecycle.transfer_token(
+        w.s, w.actor(who), token_id=w.token, to_doctor_id=w.doctor
+    ),
+    # helpers taking a tenant id from a caller that checked it: clinic_b's id must find nothing
+    views.load_patient: lambda w, who: views.load_patient(w.s, who.tenant_id, w.patient.id),
+    place.queue_place: lambda w, who: place.queue_place(w.s, who.tenant_id, w.a.department.id),
+    branches.branch_ref: lambda w, who: branches.branch_ref(w.s, who.tenant_id, w.a.branch.id),
+    issue_sql.check_people: lambda w, who: issue_sql.check_people(
+        w.s, who.tenant_id, w.patient.id, w.a.department.id, w.doctor
+    ),
+}
+
+# Where another error than NotFound is the honest answer: it reads the same for a row that
+# does not exist at all, so it tells the outsider nothing.
+OUTSIDER_ERROR: dict[Callable[..., Any], type[DomainError]] = {
+    # the guardian is a form field: "Guardian not found" on that field, as for a wrong number
+    registry.register_patient: ValidationFailed,
+    importing.import_patients: ValidationFailed,
+    rules.check_relations: ValidationFailed,
+    # the slot is checked after access: a doctor with no calendar here has no such slot
+    slots.resolve_slot: DoctorNotAvailable,
+}
+
+# Helpers taking a tenant id that return rows: clinic_b's id with clinic_a's ids sees nothing.
+SEES_NOTHING: dict[Callable[..., Any], Call] = {
+    views.by_bsuid: lambda w, who: views.by_bsuid(w.s, who.tenant_id, "IN.ravi"),
+    views.by_phone_hash: lambda w, who: views.by_phone_hash(
+        w.s, who.tenant_id, w.patient.phone_hash or ""
+    ),
+    consent.has_guardian_consent: lambda w, who: consent.has_guardian_consent(
+        w.s, who.tenant_id, w.patient.id
+    ),
+    line_sql.todays_tokens: lambda w, who: line_sql.todays_tokens(
+        w.s, who.tenant_id, w.a.department.id, [w.doctor], DAY, None
+    ),
+    line_sql.doctors_on_duty: lambda w, who: line_sql.doctors_on_duty(
+        w.s, who.tenant_id, w.place(), DAY, None
+    ),
+    line.department_roster: lambda w, who: line.department_roster(
+        w.s, who.tenant_id, w.place(), DAY, RULES
+    ),
+    line.load_line: lambda w, who: line.load_line(w.s, who.tenant_id, w.place(), DAY, RULES).roster,
+    calendar.load_calendar: lambda w, who: calendar.load_calendar(
+        w.s, who.tenant_id, w.doctor, DAY, DAY, None
+    ).windows(DAY),
+    slots.free_slots: lambda w, who: slots.free_slots(
+        w.s, who.tenant_id, doctor_id=w.doctor, first=DAY, last=DAY, branch_id=None, now=NOW
+    ),
+    slots.free_slots_after: lambda w, who: slots.free_slots_after(
+        w.s, who.tenant_id, doctor_id=w.doctor, after=NOW, now=NOW
+    ),
+    slots.seats_taken: lambda w, who: slots.seats_taken(
+        w.s,
+        who.tenant_id,
+        doctor_id=w.doctor,
+        slots=[slots.resolve_slot(w.s, w.a.tenant_id, doctor_id=w.doctor, slot_start=SLOT)],
+    ).get(SLOT),
+    feed.branch_events: lambda w, who: feed.branch_events(
+        w.s, who.tenant_id, w.a.branch.id, after=0
+    ),
+    feed.events_by_id: lambda w, who: feed.events_by_id(
+        w.s, who.tenant_id, w.a.branch.id, [e.id for e in w.events()]
+    ),
+}
+
+NOT_FOUND.update(
+    {
+        slots.resolve_slot: lambda w, who: slots.resolve_slot(
+            w.s, who.tenant_id, doctor_id=w.doctor, slot_start=SLOT
+        ),
+        rules.check_relations: lambda w, who: rules.check_relations(
+            w.s, who.tenant_id, {"guardian_patient_id": w.guardian}, DAY, patient_id=None
+        ),
+    }
+)
+
+# Public functions the walk finds that take no row of another clinic by id, or are primitives
+# of the commands above (those commands load their ids through access_* first). Keep it small.
+EXEMPT = {
+    # the tenant id is the scope itself, not a row looked up in it
+    "core.audit.verify_chain",
+    "core.patients.views.tenant_today",
+    "core.tenancy.tenant_timezone",
+    "core.sequences.next_value",
+    "core.sequences.reserve_values",
+    # the screen URL is public and names any clinic's branch (resolve_branch, platform scope);
+    # its department codes are what that screen shows anyway
+    "core.signage.board.departments",
+    # writers inside commands, given ids the command already loaded through access_*
+    "core.audit.record",
+    "core.patients.consent.append_consents",
+    "core.queue.events.append_event",
+    "core.queue.events.enqueue_intent",
+    "core.queue.events.enqueue_intents",
+    "core.queue.issue_sql.insert_token",
+    "core.queue.eta_projection.refresh_etas",
+    # steps of issue_token and book_appointment, handed a request built after their access_*
+    "core.queue.issue_sql.take_number",
+    "core.queue.issue_sql.give_back",
+    "core.scheduling.seats.take_seat",
+    "core.scheduling.seats.take_extra_seat",
+    # arithmetic over a roster or candidates its caller loaded (tenant-scoped counts inside)
+    "core.queue.allocation.choose_doctor",
+    "core.queue.calling.department_loads",
+}
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def _reads_by_id(name: str, fn: Callable[..., Any]) -> bool:
+    """A loader, or a function with a session (it can read rows) that is handed an id.
+
+    An id is a ``*_id``/``*_ids`` parameter or a value carrying such fields (a ``BranchRef``
+    that a screen resolved in the platform scope, rows of a bulk import). The actor's own ids
+    are its scope, not a row it asks for.
+    """
+    params = inspect.signature(fn).parameters
+    hints = typing.get_type_hints(fn)
+    handed_id = any(
+        p.endswith(("_id", "_ids")) or _carries_id(hints.get(p)) for p in params if p != "actor"
+    )
+    return name.startswith("access_") or ("session" in params and handed_id)
+
+
+def _carries_id(hint: object) -> bool:
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return any(f.name.endswith(("_id", "_ids")) for f in dataclasses.fields(hint))
+    return any(_carries_id(arg) for arg in typing.get_args(hint))
+
+
+def discovered() -> set[str]:
+    """Public functions of ``core`` reading by id, and every ``access_*`` loader."""
+    found = set()
+    for info in pkgutil.walk_packages(core.__path__, "core."):
+        module = importlib.import_module(info.name)
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            public = not name.startswith("_") and fn.__module__ == module.__name__
+            if public and _reads_by_id(name, fn):
+                found.add(_name(fn))
+    return found
+
+
+def test_every_read_and_loader_taking_an_id_has_an_outsider_test():
+    registered = {_name(fn) for fn in [*NOT_FOUND, *SEES_NOTHING]}
+    assert not registered & EXEMPT, "registered and exempt at once"
+    found = discovered()
+    assert sorted(found - registered - EXEMPT) == [], "no outsider test for these"
+    assert sorted((registered | EXEMPT) - found) == [], "stale entries (renamed or removed?)"
+
+
+def _row_counts(session: Session) -> dict[str, int]:
+    tables = Base.metadata.sorted_tables
+    counts = session.execute(
+        select(*[select(func.count()).select_from(t).scalar_subquery() for t in tables])
+    ).one()
+    return {t.name: n for t, n in zip(tables, counts, strict=True)}
+
+
+@pytest.mark.parametrize("fn", sorted(NOT_FOUND, key=_name), ids=_name)
+def test_outsider_gets_not_found_and_nothing_is_written(session, world, fn):
+    before = _row_counts(session)
+    with pytest.raises(OUTSIDER_ERROR.get(fn, NotFound)):
+        NOT_FOUND[fn](world, world.b)
+    assert _row_counts(session) == before
+    _insider_reaches(session, lambda: NOT_FOUND[fn](world, world.a), OUTSIDER_ERROR.get(fn))
+
+
+@pytest.mark.parametrize("fn", sorted(SEES_NOTHING, key=_name), ids=_name)
+def test_outsider_tenant_sees_nothing(session, world, fn):
+    before = _row_counts(session)
+    try:
+        seen = SEES_NOTHING[fn](world, world.b)
+    except NotFound:
+        seen = None
+    assert not seen
+    assert _row_counts(session) == before
+    assert SEES_NOTHING[fn](world, world.a), "the insider control found nothing either"
+
+
+def _insider_reaches(
+    session: Session, call: Callable[[], object], outsider_error: type[DomainError] | None
+) -> None:
+    """The same call as clinic_a gets past the lookup (it may still fail a later rule)."""
+    refusals = (NotFound, outsider_error or NotFound)
+    try:
+        with session.begin_nested():
+            call()
+    except refusals as exc:
+        pytest.fail(f"clinic_a's own call was refused too: {exc!r}")
+    except DomainError:
+        pass  # a state rule (e.g. a waiting token cannot be finished) after access succeeded
+
+
+# --- The three defects of issue 8, each as its own scenario ---
+
+
+def test_unknown_doctor_lane_is_not_found(session, clinic_a):
+    actor = dataclasses.replace(clinic_a.receptionist, clock=FrozenClock(NOW))
+    with pytest.raises(NotFound):
+        lanes.doctor_lane(session, actor, doctor_id=987654321, day=DAY)
+
+
+def test_another_clinics_board_and_updates_are_not_found(session, world):
+    ref, staff = world.ref(), dataclasses.replace(world.b.receptionist, clock=FrozenClock(NOW))
+    with pytest.raises(NotFound):
+        board.branch_board(session, staff, ref, codes=None, upto_event=2**31)
+    with pytest.raises(NotFound):
+        deltas.render_updates(session, staff, ref, world.events())
+    own = board.branch_board(session, world.actor(world.a), ref, codes=None, upto_event=2**31)
+    assert [lane.doctor_id for lane in own.lanes] == [world.doctor]
+
+
+def test_user_cannot_be_linked_to_another_clinics_doctor_or_branch(session, world):
+    def create(**links: int) -> None:
+        users.create_user(
+            session,
+            world.b.admin,
+            username="dr.rao",
+            password="correct-horse-1",
+            full_name="Dr. Rao",
+            role="doctor",
+            **links,
+        )
+
+    with pytest.raises(NotFound):
+        create(doctor_id=world.doctor)
+    with pytest.raises(NotFound):
+        create(branch_id=world.a.branch.id)
+    assert session.scalar(select(User.id).where(User.username == "dr.rao")) is None
