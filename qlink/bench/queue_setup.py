@@ -1,12 +1,12 @@
 """The ``qlink bench queue`` clinic: tenant, receptionist, departments, doctors and patients.
 
-Setup is not measured. It creates a throwaway clinic ``bench-<hex>`` through core with, per
-client level, ``--departments`` fresh departments (so codes start at 001 on fresh day counters
-and a department sees a realistic day: SPEC §6 has 3,000 tokens a day over 10 departments),
-each with ``--doctors`` doctors plus one hot doctor on duty all week, and bulk-inserted
-patients. A warm-up department fills statement caches before anything is measured. The
-clinic's rows stay: ``queue_events`` and ``audit_log`` are append-only (triggers), so each run
-uses a new tenant instead of deleting.
+Setup is not measured. It creates a throwaway clinic ``bench-<hex>`` with the clinic builder
+(core commands) with, per client level, ``--departments`` fresh departments (so codes start at
+001 on fresh day counters and a department sees a realistic day: SPEC §6 has 3,000 tokens a
+day over 10 departments), each with ``--doctors`` doctors plus one hot doctor on duty all
+week, and patients from the bulk import. A warm-up department fills statement caches before
+anything is measured. The clinic's rows stay: ``queue_events`` and ``audit_log`` are
+append-only (triggers), so each run uses a new tenant instead of deleting.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core import tenancy
-from core.auth.users import actor_for, create_user
+from core.auth.users import actor_for
 from core.context import Actor
+from core.patients.importing import PatientRow, import_patients
+from core.patients.phones import PhoneVault
 from core.queue.calling import call_next
 from core.queue.issuing import issue_token
-from core.scheduling.doctors import add_weekly_schedule, create_doctor
 from db.engine import ALL_TENANTS, Database
-from db.models import Patient
+from qlink import builder
 from qlink.bench.common import progress
+from qlink.builder import ClinicSpec, DepartmentSpec, DoctorSpec, Hours, StaffSpec
 
 WARMUP_TOKENS = 8
 
@@ -68,21 +68,12 @@ def setup_clinic(database: Database, run_id: str, shape: Shape) -> BenchClinic:
     slug = f"bench-{run_id}"
     count = len(shape.levels) * shape.departments
     progress(f"setting up clinic {slug}: {count} departments, {shape.tokens} patients")
+    spec = ClinicSpec(slug=slug, name=f"Benchmark {run_id}", branch_name="Bench branch")
+    desk = StaffSpec("bench.desk", secrets.token_urlsafe(16), "Bench Desk", "receptionist")
     with database.transaction(ALL_TENANTS) as session:
-        tenant = tenancy.create_tenant(
-            session, Actor.system(None), slug=slug, name=f"Benchmark {run_id}"
-        )
-        system = Actor.system(tenant.id)
-        branch = tenancy.create_branch(session, system, slug="main", name="Bench branch")
-        user = create_user(
-            session,
-            system,
-            username="bench.desk",
-            password=secrets.token_urlsafe(16),
-            full_name="Bench Desk",
-            role="receptionist",
-            branch_id=branch.id,
-        )
+        built = builder.open_clinic(session, spec)
+        tenant, branch, system = built.tenant, built.branch, built.system
+        user = builder.add_staff(session, system, branch_id=branch.id, spec=desk)
         codes = iter(f"BN{a}{b}" for a, b in itertools.product(string.ascii_uppercase, repeat=2))
         levels = {
             c: tuple(
@@ -92,58 +83,40 @@ def setup_clinic(database: Database, run_id: str, shape: Shape) -> BenchClinic:
             for c in shape.levels
         }
         warm = _queue(session, system, branch.id, "WARM", 1)
-        patients = _patients(session, tenant.id, max(shape.tokens, WARMUP_TOKENS))
+        patients = _patients(session, system, max(shape.tokens, WARMUP_TOKENS))
     clinic = BenchClinic(tenant.id, slug, actor_for(user), patients, levels)
     _warm_up(database, clinic, warm)
     return clinic
 
 
 def _queue(session: Session, system: Actor, branch_id: int, code: str, doctors: int) -> Queue:
-    dept = tenancy.create_department(
-        session, system, branch_id=branch_id, code=code, name=f"Bench {code}"
+    dept = builder.add_department(
+        session, system, branch_id=branch_id, spec=DepartmentSpec(code, f"Bench {code}")
     )
-    ids = [_doctor(session, system, dept.id, branch_id, f"{code} {n}") for n in range(doctors + 1)]
+    ids = [
+        builder.add_doctor(session, system, department=dept, spec=_doctor(f"{code} {n}")).id
+        for n in range(doctors + 1)
+    ]
     return Queue(dept.id, tuple(ids[1:]), ids[0])
 
 
-def _doctor(session: Session, system: Actor, department_id: int, branch_id: int, name: str) -> int:
+def _doctor(name: str) -> DoctorSpec:
     """A doctor on duty around the clock, so the roster and ETAs include them all day."""
-    doctor = create_doctor(
-        session,
-        system,
-        department_id=department_id,
-        full_name=f"Dr. Bench {name}",
+    return DoctorSpec(
+        f"Dr. Bench {name}",
         specialization="Benchmark",
         fee_minor=0,
-        default_room=f"Room {name}",
-    )
-    add_weekly_schedule(
-        session,
-        system,
-        doctor_id=doctor.id,
-        branch_id=branch_id,
-        weekdays=range(7),
-        start=dt.time(0, 0),
-        end=dt.time(23, 59),
+        room=f"Room {name}",
         slot_minutes=15,
+        hours=(Hours(range(7), dt.time(0, 0), dt.time(23, 59), 15, breaks=()),),
     )
-    return doctor.id
 
 
-def _patients(session: Session, tenant_id: int, count: int) -> tuple[int, ...]:
-    """Bulk-insert bare patients (no phone, so no vault needed); return their ids in order."""
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "code": f"PATB{n:06d}",
-            "full_name": f"Bench Patient {n}",
-            "name_key": f"bench patient {n}",
-        }
-        for n in range(1, count + 1)
-    ]
-    session.execute(insert(Patient), rows)
-    ids = select(Patient.id).where(Patient.tenant_id == tenant_id).order_by(Patient.id)
-    return tuple(session.scalars(ids))
+def _patients(session: Session, system: Actor, count: int) -> tuple[int, ...]:
+    """Register fictional patients in bulk (no phones, so the key is never used)."""
+    rows = [PatientRow(f"Bench Patient {n}") for n in range(1, count + 1)]
+    vault = PhoneVault(secrets.token_urlsafe(16))
+    return import_patients(session, system, vault=vault, rows=rows).ids
 
 
 def _warm_up(database: Database, clinic: BenchClinic, queue: Queue) -> None:

@@ -2,27 +2,30 @@
 
 The day's shape (opening hours, arrivals by hour, the mix of token kinds, no-show, recall and
 lab rates, each doctor's hidden pace) lives here, with the set-up that creates each clinic
-through ``core``: a tenant, a branch, departments with their allocation strategies, doctors
-with a weekly schedule and a performance weight that follows their pace, and bulk patients.
+with the clinic builder (core commands): a tenant, a branch, departments with their
+allocation strategies, doctors with a weekly schedule and a performance weight that follows
+their pace, and patients through the bulk import.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
-from core import tenancy
 from core.context import Actor
+from core.patients.importing import PatientRow, import_patients
+from core.patients.phones import PhoneVault
 from core.queue.allocation import STRATEGIES
-from core.scheduling.doctors import add_weekly_schedule, create_doctor
 from db.engine import ALL_TENANTS, Database
-from db.models import Doctor, Patient
+from db.models import Department
+from qlink import builder
+from qlink.builder import ClinicSpec, DepartmentSpec, DoctorSpec, Hours
 
 ZONE = ZoneInfo("Asia/Kolkata")
 OPEN, LAST_ARRIVAL, CLOSE = dt.time(8), dt.time(18), dt.time(21)
@@ -112,76 +115,51 @@ def setup_clinic(
     n_depts = max(1, split(scenario.departments, scenario.tenants)[index])
     n_doctors = max(n_depts, split(scenario.doctors, scenario.tenants)[index])
     n_patients = split(scenario.tokens, scenario.tenants)[index] + 50
+    spec = ClinicSpec(slug=slug, name=f"Simulated clinic {index + 1}", branch_name="Main")
     with database.transaction(ALL_TENANTS) as session:
-        tenant = tenancy.create_tenant(
-            session, Actor.system(None), slug=slug, name=f"Simulated clinic {index + 1}"
-        )
-    system = Actor.system(tenant.id)
-    with database.transaction(tenant.id) as session:
-        branch = tenancy.create_branch(session, system, slug="main", name="Main")
-        departments = []
-        for d in range(n_depts):
-            strategy = STRATEGIES[(d + index) % len(STRATEGIES)]
-            dept = tenancy.create_department(
-                session,
-                system,
-                branch_id=branch.id,
-                code=DEPARTMENT_CODES[d % len(DEPARTMENT_CODES)],
-                name=f"Department {d + 1}",
-                allocation_strategy=strategy,
-            )
-            departments.append((dept.id, dept.code, strategy))
+        built = builder.open_clinic(session, spec)
+        tenant_id, branch_id = built.tenant.id, built.branch.id
+    system = Actor.system(tenant_id)
+    with database.transaction(tenant_id) as session:
+        departments = [_department(session, system, branch_id, index, d) for d in range(n_depts)]
         doctors, pace = [], {}
         for n in range(n_doctors):
-            dept_id = departments[n % n_depts][0]
-            doctor = create_doctor(
-                session,
-                system,
-                department_id=dept_id,
-                full_name=f"Dr. Simulated {index + 1}-{n + 1}",
-                specialization="Simulation",
-                fee_minor=50000,
-                default_room=f"Room {n + 1}",
-                default_slot_minutes=SLOT_MINUTES,
-                branch_ids=[branch.id],
+            dept = departments[n % n_depts]
+            doctor_pace = rng.uniform(*PACE_MINUTES)
+            doctor = builder.add_doctor(
+                session, system, department=dept, spec=_doctor(index, n, doctor_pace, day)
             )
-            pace[doctor.id] = rng.uniform(*PACE_MINUTES)
-            # the clinic weighs doctors by how quickly they see patients (rounded, as an
-            # admin would set it): performance-weighted allocation follows real speed
-            session.execute(
-                Doctor.__table__.update()
-                .where(Doctor.__table__.c.id == doctor.id)
-                .values(performance_weight=round(3.0 / pace[doctor.id], 1))
-            )
-            add_weekly_schedule(
-                session,
-                system,
-                doctor_id=doctor.id,
-                branch_id=branch.id,
-                weekdays=[day.weekday()],
-                start=OPEN,
-                end=CLOSE,
-                slot_minutes=SLOT_MINUTES,
-            )
-            doctors.append((doctor.id, dept_id))
-        patients = _bulk_patients(session, tenant.id, n_patients)
-    return Clinic(tenant.id, slug, branch.id, departments, doctors, pace, patients)
+            pace[doctor.id] = doctor_pace
+            doctors.append((doctor.id, dept.id))
+        patients = _patients(session, system, n_patients)
+        strategies = [(d.id, d.code, d.allocation_strategy) for d in departments]
+    return Clinic(tenant_id, slug, branch_id, strategies, doctors, pace, patients)
 
 
-def _bulk_patients(session: Any, tenant_id: int, n: int) -> list[int]:
-    """Fictional patients inserted in bulk (registration rules are not what is measured)."""
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "code": f"SIM{i:05d}",
-            "full_name": f"Sim Patient {i}",
-            "name_key": f"sim patient {i}",
-            "preferred_language": "en",
-        }
-        for i in range(1, n + 1)
-    ]
-    session.execute(insert(Patient), rows)
-    ids = session.scalars(
-        select(Patient.id).where(Patient.tenant_id == tenant_id).order_by(Patient.id)
+def _department(session: Session, system: Actor, branch_id: int, index: int, d: int) -> Department:
+    spec = DepartmentSpec(
+        DEPARTMENT_CODES[d % len(DEPARTMENT_CODES)],
+        f"Department {d + 1}",
+        allocation_strategy=STRATEGIES[(d + index) % len(STRATEGIES)],
     )
-    return list(ids)
+    return builder.add_department(session, system, branch_id=branch_id, spec=spec)
+
+
+def _doctor(index: int, n: int, pace: float, day: dt.date) -> DoctorSpec:
+    # the clinic weighs doctors by how quickly they see patients (rounded, as an admin would
+    # set it): performance-weighted allocation follows real speed
+    return DoctorSpec(
+        f"Dr. Simulated {index + 1}-{n + 1}",
+        specialization="Simulation",
+        room=f"Room {n + 1}",
+        slot_minutes=SLOT_MINUTES,
+        hours=(Hours((day.weekday(),), OPEN, CLOSE, SLOT_MINUTES, breaks=()),),
+        performance_weight=round(3.0 / pace, 1),
+    )
+
+
+def _patients(session: Session, system: Actor, n: int) -> list[int]:
+    """Fictional patients registered through the bulk import (no phones, so the key is unused)."""
+    rows = [PatientRow(f"Sim Patient {i}") for i in range(1, n + 1)]
+    vault = PhoneVault(secrets.token_urlsafe(16))
+    return list(import_patients(session, system, vault=vault, rows=rows).ids)
