@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
+import segno
 from starlette.responses import HTMLResponse
 
 HERE = Path(__file__).parent
@@ -40,3 +41,12 @@ def render(template: str, status: int = 200, /, **values: str) -> HTMLResponse:
 def problem(status: int, title: str, message: str) -> HTMLResponse:
     """A friendly error page (never a stack trace)."""
     return render("problem.html", status, title=title, message=message)
+
+
+@cache
+def qr_data_uri(link: str) -> str:
+    """An SVG QR code of ``link`` as a ``data:`` URI (the CSP allows data: images, not CDNs).
+
+    Medium error correction survives glare on a TV screen; the quiet zone is part of the image.
+    """
+    return str(segno.make(link, error="m", micro=False).svg_data_uri(scale=4, border=2))

@@ -15,10 +15,11 @@ from core.signage.board import departments
 from core.signage.branches import BranchRef, branch_ref, resolve_branch
 from core.signage.links import LinkExpired, LinkInvalid, TokenRef, verify_token_ref
 from core.signage.token_view import TokenView, token_view
+from core.signage.welcome import WhatsAppContact, whatsapp_contact
 from db.engine import ALL_TENANTS
 from signage import sse
 from signage.hub import Subscriber, TokenWatcher
-from signage.pages import problem, render
+from signage.pages import problem, qr_data_uri, render
 from signage.service import SignageService
 
 SSE_HEADERS = {
@@ -67,6 +68,7 @@ async def tv_page(request: Request) -> Response:
         branch, _ = await asyncio.to_thread(_screen, _service(request), ref, codes)
     except NotFound as exc:
         return problem(404, "Screen not found", exc.message)
+    contact = await asyncio.to_thread(_whatsapp, _service(request), branch)
     query = f"?dept={','.join(codes)}" if codes else ""
     return render(
         "tv.html",
@@ -76,7 +78,15 @@ async def tv_page(request: Request) -> Response:
         clinic_name=branch.clinic_name,
         branch_name=branch.name,
         filter_label=" · ".join(codes),
+        whatsapp_class="" if contact else "absent",
+        whatsapp_number=contact.number if contact else "",
+        whatsapp_qr=qr_data_uri(contact.link) if contact else "",
     )
+
+
+def _whatsapp(service: SignageService, branch: BranchRef) -> WhatsAppContact | None:
+    with service.read(branch.tenant_id) as (session, actor):
+        return whatsapp_contact(session, actor, branch)
 
 
 async def tv_events(request: Request) -> Response:
@@ -225,12 +235,12 @@ HEADLINES = {
 def token_texts(view: TokenView) -> dict[str, str]:
     """The patient-facing words for a token's state (also sent to the live page)."""
     headline = HEADLINES.get(view.status, view.status.replace("_", " ").capitalize())
-    if view.status == "waiting" and view.position == 1:
+    if view.status == "waiting" and view.ahead == 0:
         headline = "You are next"
     position = "—"
-    if view.position is not None:
-        ahead = view.position - 1
-        position = f"{view.position} ({ahead} ahead of you)" if ahead else "1 (you are next)"
+    if view.ahead is not None:
+        people = "person" if view.ahead == 1 else "people"
+        position = f"{view.ahead} {people} ahead of you" if view.ahead else "You are next"
     eta = "—"
     if view.eta is not None:
         local = view.eta.astimezone(ZoneInfo(view.timezone)).strftime("%H:%M")

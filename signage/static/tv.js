@@ -14,10 +14,13 @@
   var TZ = body.dataset.tz || undefined;
   var MAX_CALLS = 6;
   var MAX_NEXT = 3;
+  var RECENT_SHOWN = 4; // leaves room for two announcements under the WhatsApp card at 720p
   var SILENCE_MS = 40000; // the server pings every 15 s; this long without a word = dead link
   var OFFLINE_AFTER_MS = 3000;
   var ANNOUNCE_MISSED_WITHIN_MS = 180000;
   var RELOAD_AFTER_MS = 20 * 3600 * 1000;
+  var BLINKS = 6; // colour swaps of the call flash (3 on, 3 off)
+  var BLINK_MS = 550;
 
   var el = {
     app: document.getElementById("app"),
@@ -241,14 +244,29 @@
     el.heroCode.textContent = call ? call.code : "—";
     el.heroName.textContent = call ? call.name : "";
     el.heroRoom.textContent = call && call.room ? "→ " + call.room : "";
+    el.heroRoom.classList.toggle("long", !!(call && call.room && call.room.length > 9));
     el.heroDoctor.textContent = call && call.doctor ? call.doctor : "";
-    el.heroLabel.textContent = call ? (call.recall_count ? "Calling again" : "Now calling") : "Welcome";
-    el.hero.classList.toggle("empty", !call);
+    el.heroLabel.textContent = call && call.recall_count ? "Calling again" : "Now calling";
+    el.app.classList.toggle("idle", !call); // nobody called yet today: the welcome
     if (animate) {
-      el.hero.classList.remove("flash");
-      void el.hero.offsetWidth; // restart the CSS animation
-      el.hero.classList.add("flash");
+      blink();
     }
+  }
+
+  var blinkTimer = null;
+  function blink() {
+    // Whole colour swaps, never a cross-fade: halfway between yellow and navy is olive on olive.
+    var left = BLINKS;
+    clearInterval(blinkTimer);
+    el.hero.classList.add("blink");
+    blinkTimer = setInterval(function () {
+      left -= 1;
+      el.hero.classList.toggle("blink", left % 2 === 0 && left > 0);
+      if (left <= 0) {
+        clearInterval(blinkTimer);
+        blinkTimer = null;
+      }
+    }, BLINK_MS);
   }
 
   function renderLanes() {
@@ -264,9 +282,12 @@
       frag.appendChild(poolCard(pool));
     });
     if (!lanes.length && !pools.length) {
-      frag.appendChild(node("div", "empty-lanes", "The queue will appear here"));
+      frag.appendChild(node("div", "empty-lanes", "No doctor is on duty at the moment"));
     }
-    el.lanes.dataset.count = String(lanes.length + pools.length);
+    var count = lanes.length + pools.length;
+    el.lanes.dataset.count = String(count);
+    el.app.classList.toggle("many", count > 3);
+    el.app.classList.toggle("crowded", count > 6);
     el.lanes.replaceChildren(frag);
   }
 
@@ -274,7 +295,13 @@
     var card = node("article", "lane" + (lane.paused ? " paused" : ""));
     var who = node("div", "who");
     who.appendChild(node("div", "doctor", lane.doctor));
-    who.appendChild(node("div", "meta", [lane.room, lane.department].filter(Boolean).join(" · ")));
+    var meta = node("div", "meta");
+    if (lane.room) {
+      meta.appendChild(node("span", "room", lane.room));
+      meta.appendChild(document.createTextNode(" · "));
+    }
+    meta.appendChild(document.createTextNode(lane.department));
+    who.appendChild(meta);
     card.appendChild(who);
     var now = node("div", "now");
     var serving = lane.serving[0];
@@ -331,23 +358,30 @@
   }
 
   function renderRecent() {
+    // Every call of today, newest first (the newest is also the big one above): a list that
+    // left out the newest looked empty after the first call of the day.
     var frag = document.createDocumentFragment();
-    state.calls.slice(1).forEach(function (call) {
-      var li = node("li", "");
+    state.calls.slice(0, RECENT_SHOWN).forEach(function (call, index) {
+      var li = node("li", index === 0 ? "latest" : "");
       li.appendChild(node("span", "code", call.code));
       li.appendChild(node("span", "room", call.room || ""));
       frag.appendChild(li);
     });
+    if (!state.calls.length) {
+      frag.appendChild(node("li", "none-yet", "No calls yet today"));
+    }
     el.recent.replaceChildren(frag);
   }
 
   var noticeIndex = 0;
+  var NOTICES_SHOWN = 2; // a third one is cut off under the WhatsApp card: rotate instead
   function renderNotices() {
     var frag = document.createDocumentFragment();
     var list = state.notices;
-    var shown = list.length <= 3 ? list : list.slice(noticeIndex, noticeIndex + 3);
-    if (list.length > 3 && shown.length < 3) {
-      shown = shown.concat(list.slice(0, 3 - shown.length));
+    var n = NOTICES_SHOWN;
+    var shown = list.length <= n ? list : list.slice(noticeIndex, noticeIndex + n);
+    if (list.length > n && shown.length < n) {
+      shown = shown.concat(list.slice(0, n - shown.length));
     }
     shown.forEach(function (n) {
       frag.appendChild(node("li", "", n.body));
@@ -358,8 +392,8 @@
     el.notices.replaceChildren(frag);
   }
   setInterval(function () {
-    if (state.notices.length > 3) {
-      noticeIndex = (noticeIndex + 3) % state.notices.length;
+    if (state.notices.length > NOTICES_SHOWN) {
+      noticeIndex = (noticeIndex + NOTICES_SHOWN) % state.notices.length;
       renderNotices();
     }
   }, 12000);
@@ -517,6 +551,7 @@
 
   renderClock();
   renderLanes();
+  renderRecent();
   renderNotices();
   connect();
 })();

@@ -54,7 +54,7 @@ def test_token_page_shows_position_eta_doctor_room_and_masked_name(live, floor):
     assert response.status_code == 200
     page = response.text
     assert "GEN-003" in page and "Arjun N." in page and "Arjun Nair" not in page
-    assert "3 (2 ahead of you)" in page
+    assert "2 people ahead of you" in page
     assert "Dr. Asha Rao" in page and "Room 1" in page and "about " in page
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["referrer-policy"] == "no-referrer"
@@ -89,12 +89,12 @@ def test_token_stream_updates_when_the_queue_moves(live, floor, sse):
     reader = SseReader(f"{live.url}/t/{link(floor, 1)}/events")
     sse.append(reader)
     first = reader.next("token").data
-    assert first["token"]["position"] == 2 and first["position"] == "2 (1 ahead of you)"
-    floor.call()
+    assert first["token"]["ahead"] == 1 and first["position"] == "1 person ahead of you"
+    floor.call()  # the patient called in is being seen, no longer ahead in the line
+    moved = until(reader, lambda d: d["token"]["ahead"] == 0)
+    assert moved["headline"] == "You are next" and moved["position"] == "You are next"
     with floor.db.transaction(floor.tenant_id) as s:
         start_consultation(s, floor.clinic.receptionist, token_id=floor.tokens[0])
-    moved = until(reader, lambda d: d["token"]["position"] == 1)
-    assert moved["headline"] == "You are next"
     with floor.db.transaction(floor.tenant_id) as s:
         finish_token(s, floor.clinic.receptionist, token_id=floor.tokens[0])
     floor.call()
