@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import tenancy
 from core.auth.users import create_user
 from core.clock import Clock
 from core.context import Actor
-from core.scheduling.doctors import add_leave, add_weekly_schedule, create_doctor
-from db.models import Plan, Subscription, User
+from core.scheduling.doctors import add_leave
+from db.models import Department, Plan, Subscription, User
+from qlink import builder
 from qlink.seed.clinics import (
     DOCTOR_PASSWORD,
     LUNCH,
@@ -111,40 +111,38 @@ def build_clinic(
     session: Session, spec: ClinicSpec, *, clock: Clock, today: dt.date, zone: str
 ) -> BuiltClinic:
     """Create the clinic of ``spec`` with its branch, WhatsApp number, staff and doctors."""
-    tenant = tenancy.create_tenant(
-        session, Actor.system(None, clock=clock), slug=spec.slug, name=spec.name, timezone=zone
-    )
-    actor = Actor.system(tenant.id, clock=clock)
-    branch = tenancy.create_branch(
-        session, actor, slug=spec.branch_slug, name=spec.branch_name, address=spec.address
-    )
-    tenancy.register_whatsapp_number(
-        session,
-        actor,
-        phone_number_id=spec.phone_number_id,
-        branch_id=branch.id,
-        display_number=spec.display_number,
-    )
+    built = builder.open_clinic(session, _clinic_spec(spec, zone), clock=clock)
+    actor, branch_id = built.system, built.branch.id
     staff = {
-        s.role: create_user(
+        s.role: builder.add_staff(
             session,
             actor,
-            username=s.username,
-            password=s.password,
-            full_name=s.full_name,
-            role=s.role,
-            branch_id=branch.id,
+            branch_id=branch_id,
+            spec=builder.StaffSpec(s.username, s.password, s.full_name, s.role),
         ).id
         for s in spec.staff
     }
-    departments: dict[str, int] = {}
+    departments: dict[str, Department] = {}
     doctors = tuple(
-        _doctor(session, actor, branch.id, (i, d), departments, _leave_days(spec, d, today))
+        _doctor(session, actor, branch_id, (i, d), departments, _leave_days(spec, d, today))
         for i, d in enumerate(spec.doctors)
     )
     for leave in spec.leaves:
         _add_leave(session, actor, doctors, spec, leave, today)
-    return BuiltClinic(tenant.id, branch.id, ZoneInfo(zone), doctors, staff["receptionist"])
+    return BuiltClinic(built.tenant.id, branch_id, ZoneInfo(zone), doctors, staff["receptionist"])
+
+
+def _clinic_spec(spec: ClinicSpec, zone: str) -> builder.ClinicSpec:
+    return builder.ClinicSpec(
+        slug=spec.slug,
+        name=spec.name,
+        timezone=zone,
+        branch_slug=spec.branch_slug,
+        branch_name=spec.branch_name,
+        address=spec.address,
+        phone_number_id=spec.phone_number_id,
+        display_number=spec.display_number,
+    )
 
 
 def _doctor(
@@ -152,48 +150,22 @@ def _doctor(
     actor: Actor,
     branch_id: int,
     indexed: tuple[int, DoctorSpec],
-    departments: dict[str, int],
+    departments: dict[str, Department],
     leave: frozenset[dt.date],
 ) -> SeededDoctor:
     index, d = indexed
     if d.dept_code not in departments:
-        departments[d.dept_code] = tenancy.create_department(
-            session, actor, branch_id=branch_id, code=d.dept_code, name=d.dept_name
-        ).id
-    doctor = create_doctor(
-        session,
-        actor,
-        department_id=departments[d.dept_code],
-        full_name=d.full_name,
-        specialization=d.specialization,
-        fee_minor=d.fee_rupees * 100,
-        qualification=d.qualification,
-        default_room=d.room,
-        default_slot_minutes=d.windows[0].slot_minutes,
-    )
-    for w in d.windows:
-        add_weekly_schedule(
+        departments[d.dept_code] = builder.add_department(
             session,
             actor,
-            doctor_id=doctor.id,
             branch_id=branch_id,
-            weekdays=w.weekdays,
-            start=w.start,
-            end=w.end,
-            slot_minutes=w.slot_minutes,
-            breaks=[LUNCH] if w.lunch else [],
-            room=d.room,
+            spec=builder.DepartmentSpec(d.dept_code, d.dept_name),
         )
-    user = create_user(
-        session,
-        actor,
-        username=d.username,
-        password=DOCTOR_PASSWORD,
-        full_name=d.full_name,
-        role="doctor",
-        doctor_id=doctor.id,
-        branch_id=branch_id,
+    doctor = builder.add_doctor(
+        session, actor, department=departments[d.dept_code], spec=_doctor_spec(d)
     )
+    login = builder.StaffSpec(d.username, DOCTOR_PASSWORD, d.full_name, "doctor")
+    user = builder.add_doctor_login(session, actor, doctor=doctor, branch_id=branch_id, login=login)
     return SeededDoctor(
         doctor.id,
         doctor.full_name,
@@ -202,6 +174,29 @@ def _doctor(
         doctor.fee_minor,
         d.room,
         _plan(index, d, leave),
+    )
+
+
+def _doctor_spec(d: DoctorSpec) -> builder.DoctorSpec:
+    hours = tuple(
+        builder.Hours(
+            w.weekdays,
+            w.start,
+            w.end,
+            w.slot_minutes,
+            breaks=[LUNCH] if w.lunch else [],
+            room=d.room,
+        )
+        for w in d.windows
+    )
+    return builder.DoctorSpec(
+        d.full_name,
+        specialization=d.specialization,
+        fee_minor=d.fee_rupees * 100,
+        qualification=d.qualification,
+        room=d.room,
+        slot_minutes=d.windows[0].slot_minutes,
+        hours=hours,
     )
 
 
