@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, CreatedMixin, IdMixin, TenantMixin, UTCDateTime
+from db.base import Base, BigId, CreatedMixin, IdMixin, TenantMixin, UTCDateTime, tenant_ref
 
 
 class Sequence(TenantMixin, Base):
@@ -30,11 +30,11 @@ class Bill(IdMixin, TenantMixin, CreatedMixin, Base):
         ),
     )
     number: Mapped[str] = mapped_column(String(24))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"), index=True)
-    doctor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("doctors.id"))
-    appointment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))
-    consultation_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("consultations.id"))
+    branch_id: Mapped[int] = tenant_ref("branches")
+    patient_id: Mapped[int] = tenant_ref("patients", index=True)
+    doctor_id: Mapped[int | None] = tenant_ref("doctors")
+    appointment_id: Mapped[int | None] = tenant_ref("appointments")
+    consultation_id: Mapped[int | None] = tenant_ref("consultations")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     subtotal_minor: Mapped[int] = mapped_column(Integer, default=0)
     discount_minor: Mapped[int] = mapped_column(Integer, default=0)
@@ -48,7 +48,7 @@ class Bill(IdMixin, TenantMixin, CreatedMixin, Base):
 class BillItem(IdMixin, TenantMixin, Base):
     __tablename__ = "bill_items"
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),)
-    bill_id: Mapped[int] = mapped_column(BigId, ForeignKey("bills.id"), index=True)
+    bill_id: Mapped[int] = tenant_ref("bills", index=True)
     kind: Mapped[str] = mapped_column(String(20))  # consultation, procedure, test, medicine
     description: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(SmallInteger, default=1)
@@ -67,7 +67,7 @@ class Payment(IdMixin, TenantMixin, CreatedMixin, Base):
         CheckConstraint("amount_minor > 0", name="amount"),
         CheckConstraint("mode IN ('cash','card','upi')", name="mode"),
     )
-    bill_id: Mapped[int] = mapped_column(BigId, ForeignKey("bills.id"), index=True)
+    bill_id: Mapped[int] = tenant_ref("bills", index=True)
     receipt_number: Mapped[str] = mapped_column(String(24))
     mode: Mapped[str] = mapped_column(String(8))
     amount_minor: Mapped[int] = mapped_column(Integer)

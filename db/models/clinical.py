@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     Date,
     Float,
-    ForeignKey,
     Integer,
     SmallInteger,
     String,
@@ -18,7 +17,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, CreatedMixin, IdMixin, JsonDoc, TenantMixin, UTCDateTime
+from db.base import (
+    Base,
+    BigId,
+    CreatedMixin,
+    IdMixin,
+    JsonDoc,
+    TenantMixin,
+    UTCDateTime,
+    tenant_ref,
+)
 
 
 class Consultation(IdMixin, TenantMixin, CreatedMixin, Base):
@@ -26,11 +34,11 @@ class Consultation(IdMixin, TenantMixin, CreatedMixin, Base):
 
     __tablename__ = "consultations"
     __table_args__ = (UniqueConstraint("tenant_id", "token_id"),)
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"), index=True)
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
-    appointment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))
-    token_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("queue_tokens.id"))
+    patient_id: Mapped[int] = tenant_ref("patients", index=True)
+    doctor_id: Mapped[int] = tenant_ref("doctors")
+    branch_id: Mapped[int] = tenant_ref("branches")
+    appointment_id: Mapped[int | None] = tenant_ref("appointments")
+    token_id: Mapped[int | None] = tenant_ref("queue_tokens")
     status: Mapped[str] = mapped_column(String(16), default="open")
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -39,7 +47,7 @@ class Consultation(IdMixin, TenantMixin, CreatedMixin, Base):
 class _Versioned(IdMixin, TenantMixin, CreatedMixin):
     """A correction is a new row pointing at the one it supersedes, with who and why."""
 
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int] = tenant_ref("patients", index=True)
     recorded_by: Mapped[int | None] = mapped_column(BigId)
     supersedes_id: Mapped[int | None] = mapped_column(BigId)
     correction_reason: Mapped[str | None] = mapped_column(String(300))
@@ -47,7 +55,7 @@ class _Versioned(IdMixin, TenantMixin, CreatedMixin):
 
 class ConsultationNote(_Versioned, Base):
     __tablename__ = "consultation_notes"
-    consultation_id: Mapped[int] = mapped_column(BigId, ForeignKey("consultations.id"), index=True)
+    consultation_id: Mapped[int] = tenant_ref("consultations", index=True)
     chief_complaint: Mapped[str | None] = mapped_column(Text)
     examination: Mapped[str | None] = mapped_column(Text)
     treatment_plan: Mapped[str | None] = mapped_column(Text)
@@ -56,7 +64,7 @@ class ConsultationNote(_Versioned, Base):
 
 class Vitals(_Versioned, Base):
     __tablename__ = "vitals"
-    consultation_id: Mapped[int] = mapped_column(BigId, ForeignKey("consultations.id"), index=True)
+    consultation_id: Mapped[int] = tenant_ref("consultations", index=True)
     temperature_c: Mapped[float | None] = mapped_column(Float)
     bp_systolic: Mapped[int | None] = mapped_column(SmallInteger)
     bp_diastolic: Mapped[int | None] = mapped_column(SmallInteger)
@@ -69,7 +77,7 @@ class Vitals(_Versioned, Base):
 
 class Diagnosis(_Versioned, Base):
     __tablename__ = "diagnoses"
-    consultation_id: Mapped[int] = mapped_column(BigId, ForeignKey("consultations.id"), index=True)
+    consultation_id: Mapped[int] = tenant_ref("consultations", index=True)
     icd10_code: Mapped[str | None] = mapped_column(String(10), index=True)
     description: Mapped[str] = mapped_column(String(300))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -78,16 +86,16 @@ class Diagnosis(_Versioned, Base):
 
 class Prescription(_Versioned, Base):
     __tablename__ = "prescriptions"
-    consultation_id: Mapped[int] = mapped_column(BigId, ForeignKey("consultations.id"), index=True)
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
+    consultation_id: Mapped[int] = tenant_ref("consultations", index=True)
+    doctor_id: Mapped[int] = tenant_ref("doctors")
     advice: Mapped[str | None] = mapped_column(Text)
-    document_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("documents.id"))
+    document_id: Mapped[int | None] = tenant_ref("documents")
     issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class PrescriptionItem(IdMixin, TenantMixin, Base):
     __tablename__ = "prescription_items"
-    prescription_id: Mapped[int] = mapped_column(BigId, ForeignKey("prescriptions.id"), index=True)
+    prescription_id: Mapped[int] = tenant_ref("prescriptions", index=True)
     position: Mapped[int] = mapped_column(SmallInteger)
     medicine: Mapped[str] = mapped_column(String(200))
     strength: Mapped[str | None] = mapped_column(String(60))
@@ -100,7 +108,7 @@ class PrescriptionItem(IdMixin, TenantMixin, Base):
 class PrescriptionFavourite(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "prescription_favourites"
     __table_args__ = (UniqueConstraint("tenant_id", "doctor_id", "name"),)
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
+    doctor_id: Mapped[int] = tenant_ref("doctors")
     name: Mapped[str] = mapped_column(String(120))
     items: Mapped[list[Any]] = mapped_column(JsonDoc, default=list)
 
@@ -122,10 +130,10 @@ class LabTest(IdMixin, TenantMixin, Base):
 
 class LabOrder(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "lab_orders"
-    consultation_id: Mapped[int] = mapped_column(BigId, ForeignKey("consultations.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"), index=True)
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
-    lab_test_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("lab_tests.id"))
+    consultation_id: Mapped[int] = tenant_ref("consultations", index=True)
+    patient_id: Mapped[int] = tenant_ref("patients", index=True)
+    doctor_id: Mapped[int] = tenant_ref("doctors")
+    lab_test_id: Mapped[int | None] = tenant_ref("lab_tests")
     test_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="ordered")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -136,7 +144,7 @@ class LabOrder(IdMixin, TenantMixin, CreatedMixin, Base):
 
 class LabResult(_Versioned, Base):
     __tablename__ = "lab_results"
-    lab_order_id: Mapped[int] = mapped_column(BigId, ForeignKey("lab_orders.id"), index=True)
+    lab_order_id: Mapped[int] = tenant_ref("lab_orders", index=True)
     value_text: Mapped[str | None] = mapped_column(String(300))
     value_num: Mapped[float | None] = mapped_column(Float)
     unit: Mapped[str | None] = mapped_column(String(20))
@@ -150,8 +158,8 @@ class Document(IdMixin, TenantMixin, CreatedMixin, Base):
 
     __tablename__ = "documents"
     __table_args__ = (UniqueConstraint("tenant_id", "storage_key"),)
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"), index=True)
-    consultation_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("consultations.id"))
+    patient_id: Mapped[int] = tenant_ref("patients", index=True)
+    consultation_id: Mapped[int | None] = tenant_ref("consultations")
     kind: Mapped[str] = mapped_column(String(30))  # prescription, report, certificate, bill
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(80))

@@ -5,10 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, CreatedMixin, IdMixin, JsonDoc, TenantMixin, UTCDateTime
+from db.base import (
+    Base,
+    BigId,
+    CreatedMixin,
+    IdMixin,
+    JsonDoc,
+    TenantMixin,
+    UTCDateTime,
+    tenant_ref,
+)
 
 
 class WhatsAppMessage(IdMixin, TenantMixin, CreatedMixin, Base):
@@ -23,7 +32,7 @@ class WhatsAppMessage(IdMixin, TenantMixin, CreatedMixin, Base):
     wa_message_id: Mapped[str | None] = mapped_column(String(128))
     phone_number_id: Mapped[str] = mapped_column(String(32))
     contact_key: Mapped[str] = mapped_column(String(140))  # wa_id or bsuid
-    patient_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("patients.id"))
+    patient_id: Mapped[int | None] = tenant_ref("patients")
     msg_type: Mapped[str] = mapped_column(String(20))
     template_name: Mapped[str | None] = mapped_column(String(120))
     body: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)  # purged after retention
@@ -42,7 +51,7 @@ class ConversationSession(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "conversation_sessions"
     __table_args__ = (UniqueConstraint("tenant_id", "contact_key"),)
     contact_key: Mapped[str] = mapped_column(String(140))
-    patient_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("patients.id"))
+    patient_id: Mapped[int | None] = tenant_ref("patients")
     state: Mapped[str] = mapped_column(String(40), default="idle")
     data: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     language: Mapped[str] = mapped_column(String(10), default="en")
@@ -87,8 +96,8 @@ class OutboxMessage(IdMixin, TenantMixin, CreatedMixin, Base):
 class Rating(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "ratings"
     __table_args__ = (UniqueConstraint("tenant_id", "token_id"),)
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
-    doctor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("doctors.id"))
-    token_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("queue_tokens.id"))
+    patient_id: Mapped[int] = tenant_ref("patients")
+    doctor_id: Mapped[int | None] = tenant_ref("doctors")
+    token_id: Mapped[int | None] = tenant_ref("queue_tokens")
     score: Mapped[int] = mapped_column(SmallInteger)
     feedback: Mapped[str | None] = mapped_column(Text)

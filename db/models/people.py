@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, CreatedMixin, IdMixin, TenantMixin, UTCDateTime, utcnow
+from db.base import Base, BigId, CreatedMixin, IdMixin, TenantMixin, UTCDateTime, tenant_ref, utcnow
 
 
 class Patient(IdMixin, TenantMixin, CreatedMixin, Base):
@@ -46,7 +46,7 @@ class Patient(IdMixin, TenantMixin, CreatedMixin, Base):
     address: Mapped[str | None] = mapped_column(Text)
     blood_group: Mapped[str | None] = mapped_column(String(4))
     preferred_language: Mapped[str] = mapped_column(String(10), default="en")
-    guardian_patient_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("patients.id"))
+    guardian_patient_id: Mapped[int | None] = tenant_ref("patients")
     guardian_relation: Mapped[str | None] = mapped_column(String(40))
     registered_by: Mapped[int | None] = mapped_column(BigId)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -56,7 +56,7 @@ class Patient(IdMixin, TenantMixin, CreatedMixin, Base):
 class _PatientFact(IdMixin, TenantMixin, CreatedMixin):
     """Shared shape of append-only background facts; retraction keeps the row."""
 
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int] = tenant_ref("patients", index=True)
     recorded_by: Mapped[int | None] = mapped_column(BigId)
     retracted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     retracted_by: Mapped[int | None] = mapped_column(BigId)
@@ -88,10 +88,10 @@ class Consent(IdMixin, TenantMixin, CreatedMixin, Base):
 
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_patient_purpose", "tenant_id", "patient_id", "purpose"),)
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
+    patient_id: Mapped[int] = tenant_ref("patients")
     purpose: Mapped[str] = mapped_column(String(40))  # treatment, whatsapp, reminders, research
     granted: Mapped[bool] = mapped_column(Boolean)
-    given_by_guardian_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("patients.id"))
+    given_by_guardian_id: Mapped[int | None] = tenant_ref("patients")
     method: Mapped[str] = mapped_column(String(30), default="desk")
     recorded_by: Mapped[int | None] = mapped_column(BigId)
 
@@ -100,7 +100,7 @@ class DataRequest(IdMixin, TenantMixin, CreatedMixin, Base):
     """A data principal's request (erasure, export) and how it was handled."""
 
     __tablename__ = "data_requests"
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
+    patient_id: Mapped[int] = tenant_ref("patients")
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="open")
     notes: Mapped[str | None] = mapped_column(Text)
@@ -111,14 +111,22 @@ class User(IdMixin, CreatedMixin, Base):
     """A staff login; tenant_id is NULL only for platform administrators."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("tenant_id", "username"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "username"),
+        # A composite key skips its check when tenant_id is NULL: platform users link to no
+        # clinic's doctor or branch.
+        CheckConstraint(
+            "tenant_id IS NOT NULL OR (doctor_id IS NULL AND branch_id IS NULL)",
+            name="platform_unlinked",
+        ),
+    )
     tenant_id: Mapped[int | None] = mapped_column(BigId, index=True)
     username: Mapped[str] = mapped_column(String(60))
     full_name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(30))
     password_hash: Mapped[str] = mapped_column(String(200))
-    doctor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("doctors.id"))
-    branch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("branches.id"))
+    doctor_id: Mapped[int | None] = tenant_ref("doctors")
+    branch_id: Mapped[int | None] = tenant_ref("branches")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -130,7 +138,7 @@ class UserSession(IdMixin, CreatedMixin, Base):
 
     __tablename__ = "user_sessions"
     tenant_id: Mapped[int | None] = mapped_column(BigId, index=True)
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = tenant_ref("users", index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

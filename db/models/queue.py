@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    ForeignKey,
     Index,
     Integer,
     SmallInteger,
@@ -20,7 +19,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, CreatedMixin, IdMixin, JsonDoc, TenantMixin, UTCDateTime
+from db.base import (
+    Base,
+    BigId,
+    CreatedMixin,
+    IdMixin,
+    JsonDoc,
+    TenantMixin,
+    UTCDateTime,
+    tenant_ref,
+)
 
 TOKEN_KINDS = ("walk_in", "booked", "follow_up", "emergency", "lab_return", "vip", "priority")
 TOKEN_STATUSES = (
@@ -45,7 +53,7 @@ class TokenCounter(TenantMixin, Base):
     __tablename__ = "token_counters"
     __table_args__ = (UniqueConstraint("tenant_id", "department_id", "service_date"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    department_id: Mapped[int] = mapped_column(BigId, ForeignKey("departments.id"))
+    department_id: Mapped[int] = tenant_ref("departments")
     service_date: Mapped[dt.date] = mapped_column(Date)
     last_number: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -80,11 +88,11 @@ class QueueToken(IdMixin, TenantMixin, CreatedMixin, Base):
             name="status",
         ),
     )
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
-    department_id: Mapped[int] = mapped_column(BigId, ForeignKey("departments.id"))
-    doctor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("doctors.id"))
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
-    appointment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))
+    branch_id: Mapped[int] = tenant_ref("branches")
+    department_id: Mapped[int] = tenant_ref("departments")
+    doctor_id: Mapped[int | None] = tenant_ref("doctors")
+    patient_id: Mapped[int] = tenant_ref("patients")
+    appointment_id: Mapped[int | None] = tenant_ref("appointments")
     service_date: Mapped[dt.date] = mapped_column(Date)
     queue_key: Mapped[str] = mapped_column(String(40))  # "doctor:12:AM" or "dept:3"
     number: Mapped[int] = mapped_column(Integer)
@@ -114,8 +122,8 @@ class DoctorSession(IdMixin, TenantMixin, CreatedMixin, Base):
 
     __tablename__ = "doctor_sessions"
     __table_args__ = (UniqueConstraint("tenant_id", "doctor_id", "branch_id", "service_date"),)
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    doctor_id: Mapped[int] = tenant_ref("doctors")
+    branch_id: Mapped[int] = tenant_ref("branches")
     service_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="active")
     room: Mapped[str | None] = mapped_column(String(40))

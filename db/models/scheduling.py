@@ -8,7 +8,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    ForeignKey,
     Index,
     SmallInteger,
     String,
@@ -18,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, CreatedMixin, IdMixin, TenantMixin, UTCDateTime, utcnow
+from db.base import Base, BigId, CreatedMixin, IdMixin, TenantMixin, UTCDateTime, tenant_ref, utcnow
 
 APPOINTMENT_STATUSES = (
     "scheduled",
@@ -74,10 +73,10 @@ class Appointment(IdMixin, TenantMixin, CreatedMixin, Base):
             name="status",
         ),
     )
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
-    department_id: Mapped[int] = mapped_column(BigId, ForeignKey("departments.id"))
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
+    branch_id: Mapped[int] = tenant_ref("branches")
+    department_id: Mapped[int] = tenant_ref("departments")
+    doctor_id: Mapped[int] = tenant_ref("doctors")
+    patient_id: Mapped[int] = tenant_ref("patients")
     slot_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     slot_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     service_date: Mapped[dt.date] = mapped_column(Date)  # local date in the branch timezone
@@ -89,7 +88,7 @@ class Appointment(IdMixin, TenantMixin, CreatedMixin, Base):
     reason: Mapped[str | None] = mapped_column(Text)
     booked_by: Mapped[int | None] = mapped_column(BigId)
     idempotency_key: Mapped[str | None] = mapped_column(String(80))
-    rescheduled_from_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))
+    rescheduled_from_id: Mapped[int | None] = tenant_ref("appointments")
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     checked_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -104,16 +103,16 @@ class BookingRequest(IdMixin, TenantMixin, CreatedMixin, Base):
 
     __tablename__ = "booking_requests"
     __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key"),)
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
-    department_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("departments.id"))
-    doctor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("doctors.id"))
+    branch_id: Mapped[int] = tenant_ref("branches")
+    department_id: Mapped[int | None] = tenant_ref("departments")
+    doctor_id: Mapped[int | None] = tenant_ref("doctors")
     preferred_date: Mapped[dt.date] = mapped_column(Date)
     preferred_window: Mapped[str | None] = mapped_column(String(40))
     patient_name: Mapped[str] = mapped_column(String(200))
     phone_cipher: Mapped[bytes | None] = mapped_column()
     phone_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    appointment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))
+    appointment_id: Mapped[int | None] = tenant_ref("appointments")
     idempotency_key: Mapped[str | None] = mapped_column(String(80))
     handled_by: Mapped[int | None] = mapped_column(BigId)
 
@@ -121,8 +120,8 @@ class BookingRequest(IdMixin, TenantMixin, CreatedMixin, Base):
 class WaitlistEntry(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "waitlist_entries"
     __table_args__ = (UniqueConstraint("tenant_id", "doctor_id", "on_date", "patient_id"),)
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
-    patient_id: Mapped[int] = mapped_column(BigId, ForeignKey("patients.id"))
+    doctor_id: Mapped[int] = tenant_ref("doctors")
+    patient_id: Mapped[int] = tenant_ref("patients")
     on_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="waiting")
-    appointment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("appointments.id"))
+    appointment_id: Mapped[int | None] = tenant_ref("appointments")

@@ -19,7 +19,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, CreatedMixin, IdMixin, JsonDoc, TenantMixin, UTCDateTime
+from db.base import (
+    Base,
+    BigId,
+    CreatedMixin,
+    IdMixin,
+    JsonDoc,
+    TenantMixin,
+    UTCDateTime,
+    tenant_ref,
+)
 
 
 class Tenant(IdMixin, CreatedMixin, Base):
@@ -50,7 +59,7 @@ class Branch(IdMixin, TenantMixin, CreatedMixin, Base):
 class Department(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "departments"
     __table_args__ = (UniqueConstraint("tenant_id", "branch_id", "code"),)
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int] = tenant_ref("branches")
     code: Mapped[str] = mapped_column(String(8))  # token prefix, e.g. ORT
     name: Mapped[str] = mapped_column(String(120))
     allocation_strategy: Mapped[str] = mapped_column(String(30), default="shortest_wait")
@@ -60,7 +69,7 @@ class Department(IdMixin, TenantMixin, CreatedMixin, Base):
 
 class Doctor(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "doctors"
-    department_id: Mapped[int] = mapped_column(BigId, ForeignKey("departments.id"))
+    department_id: Mapped[int] = tenant_ref("departments")
     full_name: Mapped[str] = mapped_column(String(200))
     specialization: Mapped[str] = mapped_column(String(120))
     qualification: Mapped[str | None] = mapped_column(String(200))
@@ -79,8 +88,8 @@ class DoctorBranch(IdMixin, TenantMixin, Base):
 
     __tablename__ = "doctor_branches"
     __table_args__ = (UniqueConstraint("tenant_id", "doctor_id", "branch_id"),)
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    doctor_id: Mapped[int] = tenant_ref("doctors")
+    branch_id: Mapped[int] = tenant_ref("branches")
     room: Mapped[str | None] = mapped_column(String(40))
 
 
@@ -94,8 +103,8 @@ class DoctorSchedule(IdMixin, TenantMixin, CreatedMixin, Base):
         CheckConstraint("slot_minutes BETWEEN 5 AND 120", name="slot_minutes"),
         CheckConstraint("capacity >= 1", name="capacity"),
     )
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"), index=True)
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    doctor_id: Mapped[int] = tenant_ref("doctors", index=True)
+    branch_id: Mapped[int] = tenant_ref("branches")
     weekday: Mapped[int] = mapped_column(SmallInteger)  # Monday = 0
     start_time: Mapped[dt.time] = mapped_column(Time)
     end_time: Mapped[dt.time] = mapped_column(Time)
@@ -110,9 +119,7 @@ class DoctorSchedule(IdMixin, TenantMixin, CreatedMixin, Base):
 class ScheduleBreak(IdMixin, TenantMixin, Base):
     __tablename__ = "schedule_breaks"
     __table_args__ = (CheckConstraint("start_time < end_time", name="window"),)
-    schedule_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("doctor_schedules.id", ondelete="CASCADE"), index=True
-    )
+    schedule_id: Mapped[int] = tenant_ref("doctor_schedules", ondelete="CASCADE", index=True)
     start_time: Mapped[dt.time] = mapped_column(Time)
     end_time: Mapped[dt.time] = mapped_column(Time)
     label: Mapped[str] = mapped_column(String(60), default="Break")
@@ -123,7 +130,7 @@ class DoctorLeave(IdMixin, TenantMixin, CreatedMixin, Base):
 
     __tablename__ = "doctor_leaves"
     __table_args__ = (CheckConstraint("start_date <= end_date", name="dates"),)
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"), index=True)
+    doctor_id: Mapped[int] = tenant_ref("doctors", index=True)
     start_date: Mapped[dt.date] = mapped_column(Date)
     end_date: Mapped[dt.date] = mapped_column(Date)
     start_time: Mapped[dt.time | None] = mapped_column(Time)
@@ -137,8 +144,8 @@ class ScheduleOverride(IdMixin, TenantMixin, CreatedMixin, Base):
 
     __tablename__ = "schedule_overrides"
     __table_args__ = (UniqueConstraint("tenant_id", "doctor_id", "branch_id", "on_date"),)
-    doctor_id: Mapped[int] = mapped_column(BigId, ForeignKey("doctors.id"))
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"))
+    doctor_id: Mapped[int] = tenant_ref("doctors")
+    branch_id: Mapped[int] = tenant_ref("branches")
     on_date: Mapped[dt.date] = mapped_column(Date)
     start_time: Mapped[dt.time] = mapped_column(Time)
     end_time: Mapped[dt.time] = mapped_column(Time)
@@ -152,7 +159,7 @@ class Announcement(IdMixin, TenantMixin, CreatedMixin, Base):
     """A line of text on a branch's waiting-room screens."""
 
     __tablename__ = "announcements"
-    branch_id: Mapped[int] = mapped_column(BigId, ForeignKey("branches.id"), index=True)
+    branch_id: Mapped[int] = tenant_ref("branches", index=True)
     body: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(10), default="en")
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -171,6 +178,6 @@ class WhatsAppNumber(Base):
     __tablename__ = "whatsapp_numbers"
     phone_number_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id"), index=True)
-    branch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("branches.id"))
+    branch_id: Mapped[int | None] = tenant_ref("branches")
     display_number: Mapped[str | None] = mapped_column(String(32))
     waba_id: Mapped[str | None] = mapped_column(String(32))
