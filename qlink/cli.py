@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.errors import DomainError
 from db.engine import Database
 from db.migrate import upgrade
+from qlink import shard
 from qlink.seed import DemoSummary, seed_demo
 from qlink.settings import ConfigError, Settings
 
@@ -86,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
         sub,
         "db",
         "database commands",
-        {"upgrade": ("migrate the schema to the newest revision", _db_upgrade)},
+        {
+            "upgrade": ("migrate the schema to the newest revision", _db_upgrade),
+            "shard-plan": ("print the DDL that shards this schema by clinic on Citus", shard.run),
+        },
     )
     _group(
         sub, "seed", "demo data", {"demo": ("create the demo clinics (safe to re-run)", _seed_demo)}

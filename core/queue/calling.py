@@ -143,7 +143,7 @@ def _build_claim(skip_locked: bool) -> Executable:
     t = table.c
     locked = (
         select(t.id)
-        .where(t.id == bindparam("token"), t.status == "waiting")
+        .where(t.tenant_id == bindparam("t"), t.id == bindparam("token"), t.status == "waiting")
         .with_for_update(skip_locked=skip_locked)
         .scalar_subquery()
     )

@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
@@ -196,7 +197,10 @@ def _change(session: Session, row: DoctorSession, values: dict[str, Any]) -> Non
     )
     if cast(CursorResult[Any], session.execute(stmt)).rowcount != 1:
         raise Conflict("The doctor's status changed meanwhile; reload and try again")
-    session.expire(row)
+    # The row now holds what was written; expiring it would reload it by id alone, a query
+    # that names no tenant (a fan-out to every shard under Citus).
+    for key, value in values.items():
+        set_committed_value(row, key, value)
 
 
 def _event(

@@ -235,7 +235,8 @@ def refresh_etas(
         if near:
             intents.append(_intent(NEAR_TURN, row, p, now, place))
     if stores:
-        session.connection().execute(_STORE, sorted(stores, key=lambda r: r["b_id"]))
+        rows_in_order = sorted(stores, key=lambda r: r["b_id"])
+        session.connection().execute(_STORE, [{**r, "b_t": tenant_id} for r in rows_in_order])
     shifted = sum(1 for i in intents if i["kind"] == ETA_SHIFT)
     if intents:
         enqueue_intents(session, tenant_id=tenant_id, rows=intents, at=now)
@@ -247,13 +248,17 @@ _TOKENS = cast(Table, QueueToken.__table__)
 # itself): waiting for their locks could deadlock two desks calling at the same moment.
 _LOCKED = (
     select(_TOKENS.c.id)
-    .where(_TOKENS.c.id == bindparam("b_id"), _TOKENS.c.status == "waiting")
+    .where(
+        _TOKENS.c.tenant_id == bindparam("b_t"),
+        _TOKENS.c.id == bindparam("b_id"),
+        _TOKENS.c.status == "waiting",
+    )
     .with_for_update(skip_locked=True)
     .scalar_subquery()
 )
 _STORE = (
     update(_TOKENS)
-    .where(_TOKENS.c.id == _LOCKED)
+    .where(_TOKENS.c.tenant_id == bindparam("b_t"), _TOKENS.c.id == _LOCKED)
     .values(
         eta_at=bindparam("b_eta"),
         notified_eta_at=bindparam("b_notified"),

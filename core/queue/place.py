@@ -46,7 +46,7 @@ _PLACE = (
         Department.queue_settings,
         Department.allocation_strategy,
     )
-    .join(Branch, Branch.id == Department.branch_id)
+    .join(Branch, (Branch.tenant_id == Department.tenant_id) & (Branch.id == Department.branch_id))
     .join(Tenant, Tenant.id == Department.tenant_id)
     .where(Department.id == bindparam("dept"), Department.tenant_id == bindparam("t"))
 )
