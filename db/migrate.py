@@ -32,13 +32,16 @@ def include_object(
     return not (type_ == "index" and name in UNMODELLED_INDEXES)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; a no-op when it is already there."""
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Bring the schema to ``revision`` (a no-op when it is there); return (before, after)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.connect() as conn, _sqlite_foreign_keys_off(conn), conn.begin():
+        before = MigrationContext.configure(conn).get_current_revision()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        after = MigrationContext.configure(conn).get_current_revision()
         _check_sqlite_foreign_keys(conn)
+    return before, after
 
 
 @contextmanager
@@ -66,9 +69,13 @@ def _check_sqlite_foreign_keys(conn: Connection) -> None:
         raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
 
 
+def current_revision(engine: Engine) -> str | None:
+    """Return the database's schema revision (``None`` for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
 def pending(engine: Engine) -> bool:
     """Tell whether the database is behind the newest migration."""
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    return current != head
+    return current_revision(engine) != head

@@ -21,6 +21,7 @@ from typing import Any
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,6 +34,7 @@ from core.signage.feed import queue_depth
 from db.engine import ALL_TENANTS, Database
 from db.migrate import alembic_config
 from db.models.queue import ACTIVE_TOKEN_STATUSES
+from qlink.keys import check_data_key
 from qlink.middleware import BodyLimitMiddleware, ObservabilityMiddleware, SecurityHeadersMiddleware
 from qlink.settings import Settings
 from signage import routes as signage_routes
@@ -70,6 +72,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:  # before serving, so blocking the loop for two queries delays no request
+            _check_key(db, settings)
+        except BaseException:  # a foreign data key: the service does not start
+            if owned:
+                db.dispose()
+            raise
         app_metrics.worker_started()
         await service.start()
         restore = _end_streams_on_exit_signals(service)
@@ -106,6 +114,14 @@ def create_app(
         alembic_config("sqlite://")
     ).get_current_head()
     return app
+
+
+def _check_key(db: Database, settings: Settings) -> None:
+    """Refuse to serve with a foreign data key; an unreachable database is healthz's to report."""
+    try:
+        check_data_key(db, settings)
+    except OperationalError as exc:
+        log.warning("data key not checked: database unreachable: %s", exc)
 
 
 def _end_streams_on_exit_signals(service: SignageService) -> Callable[[], None]:

@@ -24,6 +24,7 @@ from core.errors import DomainError
 from db.engine import Database
 from db.migrate import upgrade
 from qlink import shard
+from qlink.keys import check_data_key, open_database
 from qlink.seed import DemoSummary, seed_demo
 from qlink.settings import ConfigError, Settings
 
@@ -40,6 +41,11 @@ MODULE_COMMANDS = {
     "serve": ("qlink.serve", "run the webhook and TV signage service (uvicorn)"),
     "simulate": ("qlink.simulate", "simulate a whole clinic day on the configured database"),
 }
+KEY_COMMANDS = {
+    "rotate": ("qlink.rotate", "re-seal stored phone numbers under a new data key (resumable)"),
+}
+# Commands that work on the data home print it first, so a wrong folder shows at once.
+SHOWS_HOME = frozenset({"demo", "ui", "serve", "db", "seed"})
 BENCHMARKS = {
     "queue": ("qlink.bench.queue", "token issue and call-next throughput and latency"),
     "signage": ("qlink.bench.signage", "commit-to-screen latency of the SSE signage stream"),
@@ -62,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(args, "help_parser", parser).print_help()
         return 2
     try:
-        return handler(Settings.from_env(), args)
+        settings = Settings.from_env()
+        if args.command in SHOWS_HOME:
+            print(f"data home: {settings.home}")
+        return handler(settings, args)
     except (DomainError, ConfigError, CommandError) as exc:
         return _fail(str(exc))
     except SQLAlchemyError as exc:
@@ -97,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     for name, (module, does) in MODULE_COMMANDS.items():
         _module_command(sub.add_parser(name, help=does, description=does), module)
+    keys = sub.add_parser("keys", help="the data key that seals phone numbers")
+    keys.set_defaults(help_parser=keys)
+    inner_keys = keys.add_subparsers(dest="keys_command", metavar="COMMAND")
+    for name, (module, does) in KEY_COMMANDS.items():
+        _module_command(inner_keys.add_parser(name, help=does, description=does), module)
     bench = sub.add_parser("bench", help="run a benchmark and print its numbers")
     bench.set_defaults(help_parser=bench)
     inner = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK")
@@ -155,8 +169,17 @@ def _first_line(exc: SQLAlchemyError) -> str:
 
 
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
-    _migrated(settings).dispose()
-    print("schema up to date")
+    print(f"database: {_safe_url(settings.database_url)}")
+    database = open_database(settings)
+    try:
+        before, after = upgrade(database.engine)
+        check_data_key(database, settings)
+    finally:
+        database.dispose()
+    if before == after:
+        print(f"schema already at revision {after}; nothing to do")
+    else:
+        print(f"schema migrated from revision {before or '(empty database)'} to {after}")
     return 0
 
 
@@ -206,7 +229,7 @@ def _child_env(settings: Settings) -> dict[str, str]:
     return {
         **os.environ,
         "QLINK_DATABASE_URL": settings.database_url,
-        "QLINK_VAR_DIR": str(settings.var_dir),
+        "QLINK_HOME": str(settings.home),
     }
 
 
@@ -218,13 +241,7 @@ def _ui(settings: Settings, args: argparse.Namespace) -> int:
 
 def _migrated(settings: Settings) -> Database:
     print(f"database: {_safe_url(settings.database_url)}")
-    database = Database.from_url(settings.database_url)
-    try:
-        upgrade(database.engine)
-    except BaseException:
-        database.dispose()
-        raise
-    return database
+    return open_database(settings, migrate=True)
 
 
 def _safe_url(url: str) -> str:
@@ -267,7 +284,7 @@ def _run_streamlit(settings: Settings, port: int) -> int:
     env = {
         **os.environ,
         "QLINK_DATABASE_URL": settings.database_url,
-        "QLINK_VAR_DIR": str(settings.var_dir),
+        "QLINK_HOME": str(settings.home),
     }
     command = [
         sys.executable,

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import platformdirs
+
 DEMO_APP_SECRET = "qlink-demo-app-secret"
 DEMO_VERIFY_TOKEN = "qlink-demo-verify-token"
+DATA_KEY_FILE = "data_key"
 
 
 class ConfigError(ValueError):
@@ -29,7 +32,18 @@ class Settings:
     whatsapp_access_token: str | None
     whatsapp_graph_url: str | None
     whatsapp_flows_private_key: str | None
-    var_dir: Path
+    home: Path
+    data_key_file: Path | None  # None when the key came from QLINK_DATA_KEY
+
+    @property
+    def var_dir(self) -> Path:
+        """The data home under its former name."""
+        return self.home
+
+    @property
+    def data_key_source(self) -> str:
+        """Say where the data key came from, for messages that tell the user what to change."""
+        return "QLINK_DATA_KEY" if self.data_key_file is None else str(self.data_key_file)
 
     @property
     def embedded(self) -> bool:
@@ -41,27 +55,52 @@ class Settings:
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, *, var_dir: Path | None = None
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        home: Path | None = None,
+        var_dir: Path | None = None,
     ) -> Settings:
         """Build settings from ``env`` (default ``os.environ``); create local secrets if absent."""
         env = os.environ if env is None else env
-        var = Path(var_dir or env.get("QLINK_VAR_DIR", "var")).resolve()
+        chosen = home or var_dir
+        var = Path(chosen).resolve() if chosen else resolve_home(env)
         url = env.get("QLINK_DATABASE_URL") or f"sqlite:///{var / 'qlink.db'}"
         tz = env.get("QLINK_TIMEZONE", "Asia/Kolkata")
         _check_timezone(tz)
         return cls(
             database_url=_normalise_url(url),
             redis_url=env.get("QLINK_REDIS_URL") or None,
-            secret_key=env.get("QLINK_SECRET_KEY") or _local_secret(var, "secret_key"),
-            data_key=env.get("QLINK_DATA_KEY") or _local_secret(var, "data_key"),
+            secret_key=env.get("QLINK_SECRET_KEY") or local_secret(var, "secret_key"),
+            data_key=env.get("QLINK_DATA_KEY") or local_secret(var, DATA_KEY_FILE),
             timezone=tz,
             whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET", DEMO_APP_SECRET),
             whatsapp_verify_token=env.get("WHATSAPP_VERIFY_TOKEN", DEMO_VERIFY_TOKEN),
             whatsapp_access_token=env.get("WHATSAPP_ACCESS_TOKEN") or None,
             whatsapp_graph_url=env.get("WHATSAPP_GRAPH_URL") or None,
             whatsapp_flows_private_key=env.get("WHATSAPP_FLOWS_PRIVATE_KEY") or None,
-            var_dir=var,
+            home=var,
+            data_key_file=None if env.get("QLINK_DATA_KEY") else var / DATA_KEY_FILE,
         )
+
+
+def resolve_home(env: Mapping[str, str]) -> Path:
+    """Return the data home: ``QLINK_HOME``, else the documented default; never the cwd."""
+    chosen = env.get("QLINK_HOME") or env.get("QLINK_VAR_DIR")  # the latter: deprecated alias
+    if chosen:
+        return Path(chosen).expanduser().resolve()
+    return default_home()
+
+
+def default_home(checkout: Path | None = None) -> Path:
+    """``var/`` beside a source checkout, else the user data directory of an installed package.
+
+    ``checkout`` is the folder holding the ``qlink`` package (found from this file by default).
+    """
+    checkout = checkout or Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "db" / "migrations").is_dir():
+        return checkout / "var"
+    return platformdirs.user_data_path("qlink", appauthor=False)
 
 
 def _check_timezone(name: str) -> None:
@@ -81,8 +120,8 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-def _local_secret(var: Path, name: str) -> str:
-    """Read a secret from ``var/``, generating it (mode 0600) on first use."""
+def local_secret(var: Path, name: str) -> str:
+    """Read a secret from the data home, generating it (mode 0600) on first use."""
     path = var / name
     if path.exists():
         return path.read_text().strip()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -37,6 +39,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"qlink database backends exercised: {sorted(_ran) or 'none'}")
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Under pytest-xdist the fixtures run in workers; their reports carry the backend here.
+    _ran.update(value for name, value in report.user_properties if name == "qlink_backend")
+
+
 def _unavailable(reason: str) -> None:
     if CI:
         pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
@@ -52,8 +59,9 @@ def _sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.fixture(scope="session")
-def _postgresql_db() -> Iterator[Database]:
+@contextmanager
+def _new_postgresql_database() -> Iterator[str]:
+    """Create an empty PostgreSQL database, yield its URL, drop it afterwards."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"qlink_test_{uuid.uuid4().hex[:10]}"
     try:
@@ -62,14 +70,21 @@ def _postgresql_db() -> Iterator[Database]:
     except OperationalError as exc:
         admin.dispose()
         _unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.orig}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    database = Database(make_engine(url, pool_size=30))
-    upgrade(database.engine)
-    yield database
-    database.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgresql_db() -> Iterator[Database]:
+    with _new_postgresql_database() as url:
+        database = Database(make_engine(url, pool_size=30))
+        upgrade(database.engine)
+        yield database
+        database.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -77,7 +92,19 @@ def db(request: pytest.FixtureRequest) -> Database:
     """A migrated database on each backend; what a test commits here stays committed."""
     database: Database = request.getfixturevalue(f"_{request.param}_db")
     _ran.add(request.param)
+    request.node.user_properties.append(("qlink_backend", request.param))
     return database
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database on each backend (start-up, migration and key tests)."""
+    _ran.add(request.param)
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    with _new_postgresql_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -85,6 +112,7 @@ def pg_db(request: pytest.FixtureRequest) -> Database:
     """The PostgreSQL database only (for RLS and row-lock tests)."""
     database: Database = request.getfixturevalue("_postgresql_db")
     _ran.add("postgresql")
+    request.node.user_properties.append(("qlink_backend", "postgresql"))
     return database
 
 

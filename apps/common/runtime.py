@@ -10,12 +10,14 @@ import streamlit as st
 from core.patients import PhoneVault
 from db.engine import Database
 from db.migrate import pending
+from qlink.keys import check_data_key
 from qlink.settings import ConfigError, Settings
 
 # The variables that shape the resources; a change (a test pointing at a fresh database)
 # builds a new set instead of reusing the cached one.
 _ENV_KEYS = (
     "QLINK_DATABASE_URL",
+    "QLINK_HOME",
     "QLINK_VAR_DIR",
     "QLINK_DATA_KEY",
     "QLINK_SECRET_KEY",
@@ -54,4 +56,9 @@ def _build(env_key: tuple[str, ...]) -> Runtime:
     if pending(database.engine):
         database.dispose()
         raise NotReady("The database schema is not up to date. Run `qlink db upgrade` first.")
+    try:
+        check_data_key(database, settings)
+    except ConfigError as exc:  # a foreign data key: nothing may be written with it
+        database.dispose()
+        raise NotReady(f"Configuration error: {exc}") from exc
     return Runtime(settings, database, PhoneVault(settings.data_key))

@@ -8,7 +8,7 @@ import hmac
 from dataclasses import dataclass
 
 import phonenumbers
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -85,6 +85,11 @@ class PhoneVault:
     def seal(self, e164: str) -> SealedPhone:
         """Return everything stored for a normalised number."""
         return SealedPhone(self.encrypt(e164), self.lookup_hash(e164), last_four(e164))
+
+    def reseal(self, cipher: bytes, *, previous: PhoneVault) -> SealedPhone:
+        """Seal a stored number under this key, whether this key or ``previous`` sealed it."""
+        e164 = MultiFernet([self._fernet, previous._fernet]).decrypt(cipher).decode()
+        return self.seal(e164)
 
     def masked(self, cipher: bytes | None) -> str | None:
         """Decrypt and mask a stored number (``None`` when there is none)."""

@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 
 from core.errors import ValidationFailed
+from db.engine import Database
+from db.migrate import alembic_config, upgrade
 from qlink import cli
 from qlink.seed import ClinicCounts, DemoSummary, Login
 
@@ -19,7 +22,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A clean QLink environment: a temp SQLite file and var dir."""
     for name in ("QLINK_DATABASE_URL", "QLINK_SECRET_KEY", "QLINK_DATA_KEY", "QLINK_TIMEZONE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("QLINK_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("QLINK_VAR_DIR", raising=False)
+    monkeypatch.setenv("QLINK_HOME", str(tmp_path / "var"))
     monkeypatch.setenv("QLINK_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     return tmp_path
 
@@ -64,12 +68,18 @@ def reception_app(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return app
 
 
-def test_db_upgrade_twice_reports_schema_up_to_date(env: Path, capsys: pytest.CaptureFixture[str]):
+def test_db_upgrade_says_what_it_did(env: Path, capsys: pytest.CaptureFixture[str]):
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    partial = Database.from_url(f"sqlite:///{env / 'cli.db'}")
+    upgrade(partial.engine, "0002")  # a database left behind by an older release
+    partial.dispose()
     assert cli.main(["db", "upgrade"]) == 0
+    first = capsys.readouterr().out
     assert cli.main(["db", "upgrade"]) == 0
-    out = capsys.readouterr().out
-    assert out.count("schema up to date") == 2
-    assert str(env / "cli.db") in out
+    second = capsys.readouterr().out
+    assert f"schema migrated from revision 0002 to {head}" in first
+    assert f"schema already at revision {head}; nothing to do" in second
+    assert str(env / "cli.db") in first and f"data home: {env / 'var'}" in first
 
 
 @pytest.mark.parametrize("command", ["worker"])
@@ -201,7 +211,7 @@ def test_unwritable_var_dir_is_a_one_line_error(
 ):
     blocker = env / "not-a-dir"
     blocker.write_text("")
-    monkeypatch.setenv("QLINK_VAR_DIR", str(blocker / "var"))
+    monkeypatch.setenv("QLINK_HOME", str(blocker / "var"))
     assert cli.main(["db", "upgrade"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("qlink: error:")
