@@ -35,6 +35,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     """Simulate the day; exit 1 if an invariant was broken."""
     from db.engine import Database, make_engine
     from db.migrate import upgrade
+    from qlink.keys import check_data_key
     from qlink.simulation import Scenario, simulate
 
     if args.departments > args.doctors:
@@ -54,6 +55,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     database = Database(make_engine(settings.database_url, pool_size=args.issuers + 8))
     try:
         upgrade(database.engine)
+        check_data_key(database, settings)  # a foreign key would seal phones nobody can read
         print(f"simulating {args.tokens} tokens on {database.dialect}...", file=sys.stderr)
         summary = simulate(database, scenario)
     finally:

@@ -35,6 +35,7 @@ from qlink.bench.common import (
 from qlink.bench.queue_bare import bare_transactions
 from qlink.bench.queue_report import check_targets, render, verify
 from qlink.bench.queue_setup import BenchClinic, Queue, Shape, setup_clinic
+from qlink.keys import check_data_key
 from qlink.settings import ConfigError, Settings
 
 __all__ = ["Shape", "bare_transactions", "configure", "measure", "render", "run", "verify"]
@@ -80,6 +81,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         progress(f"database: {safe_url(settings.database_url)}")
         upgrade(database.engine)
+        check_data_key(database, settings)  # a foreign key would seal phones nobody can read
         report = measure(database, shape)
     finally:
         database.dispose()

@@ -37,10 +37,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     """Measure each client count against the configured database; print the numbers."""
     from db.engine import Database
     from db.migrate import upgrade
+    from qlink.keys import check_data_key
 
     counts = [int(c) for c in str(args.clients).split(",") if c.strip()]
     database = Database.from_url(settings.database_url, pool_size=4)
     upgrade(database.engine)
+    check_data_key(database, settings)  # a foreign key would seal phones nobody can read
     plan = _Plan.create(database, args.events * len(counts))
     ctx = mp.get_context("spawn")
     port = _free_port()
