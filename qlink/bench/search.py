@@ -36,6 +36,7 @@ from db.engine import ALL_TENANTS, Database, make_engine
 from db.migrate import upgrade
 from db.models import Patient, Tenant, User
 from qlink.bench.common import positive_int, progress, safe_url, summarise, table
+from qlink.keys import check_data_key
 from qlink.seed import names
 from qlink.settings import ConfigError, Settings
 
@@ -75,6 +76,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         progress(f"database: {safe_url(settings.database_url)}")
         upgrade(database.engine)
+        check_data_key(database, settings)  # a foreign key would seal phones nobody can read
         desk, slug = _clinic(database, vault, args)
         _analyze(database)
         report = measure(database, vault, desk, _queries(database, desk, args), args.seed)
