@@ -8,30 +8,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 from alembic.util.exc import CommandError
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import DomainError
-from db.engine import Database
 from db.migrate import upgrade
-from qlink import shard
+from qlink import launch, shard
 from qlink.keys import check_data_key, open_database
-from qlink.seed import DemoSummary, seed_demo
 from qlink.settings import ConfigError, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-RECEPTION_APP = ROOT / "apps" / "reception" / "app.py"
-UI_PORT = 8501
-SERVICE_PORT = 8000
 PLACEHOLDERS = {
     "worker": ("run the Dramatiq message workers", "messaging workers"),
 }
@@ -70,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         if args.command in SHOWS_HOME:
-            print(f"data home: {settings.home}")
+            print(f"data home: {settings.home}", file=sys.stderr)
         return handler(settings, args)
     except (DomainError, ConfigError, CommandError) as exc:
         return _fail(str(exc))
@@ -88,10 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qlink {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="migrate, seed the demo clinics and start the reception UI")
-    demo.set_defaults(handler=_demo)
+    launch.configure_demo(demo)
+    demo.set_defaults(handler=launch.demo)
     ui = sub.add_parser("ui", help="start the Streamlit reception app")
-    ui.add_argument("--port", type=int, default=UI_PORT)
-    ui.set_defaults(handler=_ui)
+    launch.configure_ui(ui)
+    ui.set_defaults(handler=launch.ui)
     _group(
         sub,
         "db",
@@ -102,7 +92,10 @@ def _parser() -> argparse.ArgumentParser:
         },
     )
     _group(
-        sub, "seed", "demo data", {"demo": ("create the demo clinics (safe to re-run)", _seed_demo)}
+        sub,
+        "seed",
+        "demo data",
+        {"demo": ("create the demo clinics (safe to re-run)", launch.seed)},
     )
     for name, (module, does) in MODULE_COMMANDS.items():
         _module_command(sub.add_parser(name, help=does, description=does), module)
@@ -169,7 +162,7 @@ def _first_line(exc: SQLAlchemyError) -> str:
 
 
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
-    print(f"database: {_safe_url(settings.database_url)}")
+    print(f"database: {launch.safe_url(settings.database_url)}")
     database = open_database(settings)
     try:
         before, after = upgrade(database.engine)
@@ -181,139 +174,3 @@ def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     else:
         print(f"schema migrated from revision {before or '(empty database)'} to {after}")
     return 0
-
-
-def _seed_demo(settings: Settings, _args: argparse.Namespace) -> int:
-    database = _migrated(settings)
-    try:
-        started = time.monotonic()
-        summary = seed_demo(database, settings)
-    finally:
-        database.dispose()
-    _print_summary(summary, time.monotonic() - started)
-    return 0
-
-
-def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    _seed_demo(settings, args)
-    print(f"\nReception app: http://localhost:{UI_PORT}")
-    print(f"TV signage:    http://localhost:{SERVICE_PORT}/signage/main")
-    if not RECEPTION_APP.exists():
-        _explain_missing_ui(settings)
-        print("Start the TV signage service with `qlink serve`.")
-        return 0
-    service = _start_service(settings, SERVICE_PORT)
-    try:
-        return _run_streamlit(settings, UI_PORT)
-    finally:
-        _stop_service(service)
-
-
-def _start_service(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    """Run ``qlink serve`` (TV signage, token pages) beside the reception app."""
-    command = [sys.executable, "-m", "qlink", "serve", "--port", str(port)]
-    return subprocess.Popen(command, env=_child_env(settings), cwd=ROOT)
-
-
-def _stop_service(child: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the service (it closes open TV streams itself) and wait for it."""
-    child.terminate()
-    try:
-        child.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait(timeout=10)
-
-
-def _child_env(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "QLINK_DATABASE_URL": settings.database_url,
-        "QLINK_HOME": str(settings.home),
-    }
-
-
-def _ui(settings: Settings, args: argparse.Namespace) -> int:
-    if not RECEPTION_APP.exists():
-        return _fail(f"the reception app ({_relative(RECEPTION_APP)}) is not in this version yet")
-    return _run_streamlit(settings, args.port)
-
-
-def _migrated(settings: Settings) -> Database:
-    print(f"database: {_safe_url(settings.database_url)}")
-    return open_database(settings, migrate=True)
-
-
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _print_summary(summary: DemoSummary, seconds: float) -> None:
-    state = f"seeded in {seconds:.1f} s" if summary.created else "already present; nothing changed"
-    print(f"demo data {state}\n\nDemo clinics")
-    for c in summary.clinics:
-        print(
-            f"  {c.slug:<9} {c.name} (branch {c.branch}, WhatsApp phone_number_id "
-            f"{c.phone_number_id})"
-        )
-        print(
-            f"  {'':<9} {c.patients:,} patients, {c.appointments:,} appointments, "
-            f"{c.tokens:,} tokens, {c.bills:,} bills"
-        )
-    print("\nDemo logins (fictional data, demo-only passwords)")
-    print(f"  {'clinic':<9} {'username':<20} {'password':<21} role")
-    for login in summary.logins:
-        print(f"  {login.clinic or '-':<9} {login.username:<20} {login.password:<21} {login.role}")
-
-
-def _explain_missing_ui(settings: Settings) -> None:
-    apps = sorted(_relative(p) for p in (ROOT / "apps").glob("*/app.py"))
-    print(
-        f"\nThe reception app ({_relative(RECEPTION_APP)}) is not in this version yet, so no UI "
-        "was started."
-    )
-    print(f"Streamlit apps present: {', '.join(apps) or 'none yet'}.")
-    print(
-        f"The demo database is ready at {_safe_url(settings.database_url)}; "
-        "`qlink db upgrade` and `qlink seed demo` work today."
-    )
-
-
-def _run_streamlit(settings: Settings, port: int) -> int:
-    """Run ``streamlit run`` in the foreground until it exits or Ctrl-C stops it."""
-    env = {
-        **os.environ,
-        "QLINK_DATABASE_URL": settings.database_url,
-        "QLINK_HOME": str(settings.home),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(RECEPTION_APP),
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-    ]
-    # From the checkout, so Streamlit finds the project's .streamlit/config.toml.
-    child = subprocess.Popen(command, env=env, cwd=ROOT)
-    try:
-        return child.wait()
-    except KeyboardInterrupt:  # the terminal sent SIGINT to streamlit too; let it finish
-        _stop(child)
-        print("\nqlink: stopped")
-        return 0
-
-
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    try:
-        child.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        child.terminate()
-        child.wait(timeout=10)
-
-
-def _relative(path: Path) -> str:
-    return str(path.relative_to(ROOT))

@@ -1,8 +1,9 @@
-"""``qlink seed demo``: two fictional clinics with staff, patients and 90 days of history.
+"""``qlink seed demo``: two fictional clinics with staff, patients, history and a live today.
 
 Deterministic (fixed random seed; dates are relative to today in the clinic's timezone) and
-re-runnable: when the demo clinic exists nothing is written and the summary is returned.
-Configuration goes through core services; history is bulk-imported (see ``history``).
+re-runnable: when the demo clinic exists nothing more is written, except a live today (see
+``today``) once per day. Configuration goes through core services; history is bulk-imported
+(see ``history``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from qlink.seed.clinics import CLINICS, DOCTOR_PASSWORD, PLATFORM_ADMIN, SHARMA,
 from qlink.seed.history import import_history
 from qlink.seed.patients import generate_profiles, register_profiles
 from qlink.seed.setup import build_clinic, ensure_plans, ensure_platform_admin, subscribe
+from qlink.seed.today import TodaySummary, seed_today
 from qlink.seed.upcoming import book_upcoming
 
 SEED = 20261121
@@ -65,6 +67,7 @@ class DemoSummary:
     created: bool
     clinics: tuple[ClinicCounts, ...]
     logins: tuple[Login, ...]
+    today: TodaySummary | None = None
 
     @property
     def tenant_slugs(self) -> tuple[str, ...]:
@@ -77,7 +80,11 @@ def seed_demo(db: Database, settings: SeedSettings, *, clock: Clock = system_clo
         exists = session.scalar(select(Tenant.id).where(Tenant.slug == SHARMA.slug))
         if exists is None:
             _seed(session, PhoneVault(settings.data_key), clock)
-        return DemoSummary(created=exists is None, clinics=_counts(session), logins=demo_logins())
+    # Today is played in its own transaction: a demo started again on a later day gets a live
+    # day of its own, and one started again the same day writes nothing.
+    with db.transaction(ALL_TENANTS) as session:
+        today = seed_today(session, SHARMA.slug, clock=clock)
+        return DemoSummary(exists is None, _counts(session), demo_logins(), today)
 
 
 def demo_logins() -> tuple[Login, ...]:

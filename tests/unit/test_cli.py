@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from core.errors import ValidationFailed
 from db.engine import Database
 from db.migrate import alembic_config, upgrade
-from qlink import cli
+from qlink import cli, launch
 from qlink.seed import ClinicCounts, DemoSummary, Login
 
 UNREACHABLE_PG = "postgresql://demo:s3cret-pw@127.0.0.1:1/qlink"
@@ -35,7 +35,7 @@ def fake_seed(monkeypatch: pytest.MonkeyPatch) -> None:
         clinics=(ClinicCounts("sharma", "Sharma", "main", "100000000000001", 1, 2, 3, 4),),
         logins=(Login("sharma", "reception", "demo-reception-2026", "receptionist"),),
     )
-    monkeypatch.setattr(cli, "seed_demo", lambda db, settings: summary)
+    monkeypatch.setattr(launch, "seed_demo", lambda db, settings: summary)
 
 
 class FakeStreamlit:
@@ -64,7 +64,7 @@ class FakeStreamlit:
 def reception_app(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     app = env / "app.py"
     app.write_text("")
-    monkeypatch.setattr(cli, "RECEPTION_APP", app)
+    monkeypatch.setattr(launch, "RECEPTION_APP", app)
     return app
 
 
@@ -74,12 +74,14 @@ def test_db_upgrade_says_what_it_did(env: Path, capsys: pytest.CaptureFixture[st
     upgrade(partial.engine, "0002")  # a database left behind by an older release
     partial.dispose()
     assert cli.main(["db", "upgrade"]) == 0
-    first = capsys.readouterr().out
+    first, first_err = capsys.readouterr()
     assert cli.main(["db", "upgrade"]) == 0
     second = capsys.readouterr().out
     assert f"schema migrated from revision 0002 to {head}" in first
     assert f"schema already at revision {head}; nothing to do" in second
-    assert str(env / "cli.db") in first and f"data home: {env / 'var'}" in first
+    assert str(env / "cli.db") in first
+    # The data home goes to stderr, so `qlink db shard-plan | psql` gets pure SQL.
+    assert f"data home: {env / 'var'}" in first_err
 
 
 @pytest.mark.parametrize("command", ["worker"])
@@ -106,7 +108,8 @@ def test_unreachable_database_is_one_line_and_hides_the_password(
     monkeypatch.setenv("QLINK_DATABASE_URL", UNREACHABLE_PG)
     assert cli.main(["db", "upgrade"]) == 1
     out, err = capsys.readouterr()
-    assert err.count("\n") == 1 and "database error" in err
+    assert err.startswith("data home: ")  # where it looked, then the one-line error
+    assert _without_home(err).count("\n") == 1 and "database error" in err
     assert "s3cret-pw" not in out + err
 
 
@@ -116,9 +119,13 @@ def test_domain_error_is_a_one_line_error(
     def refuse(db: object, settings: object) -> None:
         raise ValidationFailed("Slug must be lowercase")
 
-    monkeypatch.setattr(cli, "seed_demo", refuse)
+    monkeypatch.setattr(launch, "seed_demo", refuse)
     assert cli.main(["seed", "demo"]) == 1
-    assert capsys.readouterr().err == "qlink: error: Slug must be lowercase\n"
+    assert _without_home(capsys.readouterr().err) == "qlink: error: Slug must be lowercase\n"
+
+
+def _without_home(err: str) -> str:
+    return "".join(line for line in err.splitlines(True) if not line.startswith("data home: "))
 
 
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]):
@@ -151,7 +158,7 @@ def test_demo_without_reception_app_explains_what_exists(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ):
-    monkeypatch.setattr(cli, "RECEPTION_APP", cli.ROOT / "apps" / "reception" / "missing.py")
+    monkeypatch.setattr(launch, "RECEPTION_APP", launch.ROOT / "apps" / "reception" / "missing.py")
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "not in this version yet" in out
@@ -165,32 +172,59 @@ def test_demo_starts_headless_streamlit_and_stops_cleanly_on_ctrl_c(
     capsys: pytest.CaptureFixture[str],
 ):
     streamlit = FakeStreamlit(interrupts=1)
-    monkeypatch.setattr(cli.subprocess, "Popen", streamlit)
+    monkeypatch.setattr(launch.subprocess, "Popen", streamlit)
     assert cli.main(["demo"]) == 0
     service, command = streamlit.commands
-    assert service[-5:] == ["-m", "qlink", "serve", "--port", "8000"]
+    # The demo is for the clinic network: the TV and the desk listen on every interface.
+    assert service[-7:] == ["-m", "qlink", "serve", "--host", "0.0.0.0", "--port", "8000"]
     assert streamlit.terminated  # the TV service is stopped with the reception app
-    assert command[-6:] == [
+    assert command[-8:] == [
         "run",
         str(reception_app),
+        "--server.address",
+        "0.0.0.0",
         "--server.port",
         "8501",
         "--server.headless",
         "true",
     ]
-    assert "stopped" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "stopped" in out
+    assert "On the clinic network" in out or "use this computer's address" in out
+
+
+def test_demo_on_loopback_only_says_so(
+    fake_seed: None,
+    reception_app: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    streamlit = FakeStreamlit()
+    monkeypatch.setattr(launch.subprocess, "Popen", streamlit)
+    assert cli.main(["demo", "--host", "127.0.0.1"]) == 0
+    service, command = streamlit.commands
+    assert service[-4:-2] == ["--host", "127.0.0.1"]
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+    out = capsys.readouterr().out
+    assert "this computer only" in out and "clinic network" not in out
+
+
+def test_lan_addresses_are_never_loopback():
+    assert all(not a.startswith("127.") for a in launch.lan_addresses())
 
 
 def test_ui_runs_headless_streamlit_on_the_given_port(
     reception_app: Path, monkeypatch: pytest.MonkeyPatch
 ):
     streamlit = FakeStreamlit()
-    monkeypatch.setattr(cli.subprocess, "Popen", streamlit)
+    monkeypatch.setattr(launch.subprocess, "Popen", streamlit)
     assert cli.main(["ui", "--port", "8600"]) == 0
     (command,) = streamlit.commands
-    assert command[-6:] == [
+    assert command[-8:] == [
         "run",
         str(reception_app),
+        "--server.address",
+        "127.0.0.1",  # production binding stays explicit
         "--server.port",
         "8600",
         "--server.headless",
@@ -201,7 +235,7 @@ def test_ui_runs_headless_streamlit_on_the_given_port(
 def test_ui_without_reception_app_fails_clearly(
     env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
-    monkeypatch.setattr(cli, "RECEPTION_APP", cli.ROOT / "apps" / "reception" / "missing.py")
+    monkeypatch.setattr(launch, "RECEPTION_APP", launch.ROOT / "apps" / "reception" / "missing.py")
     assert cli.main(["ui"]) == 1
     assert "not in this version yet" in capsys.readouterr().err
 

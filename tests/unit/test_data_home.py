@@ -48,7 +48,7 @@ def test_cli_uses_qlink_home_from_any_directory(tmp_path):
     first = qlink(["db", "upgrade"], first_cwd, QLINK_HOME=str(home))
     second = qlink(["db", "upgrade"], second_cwd, QLINK_HOME=str(home))
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert first.stdout.splitlines()[0] == f"data home: {home}"
+    assert first.stderr.splitlines()[0] == f"data home: {home}"
     assert "schema migrated from revision (empty database) to" in first.stdout
     assert "nothing to do" in second.stdout  # the same database, found from elsewhere
     assert (home / "qlink.db").exists() and (home / "data_key").exists()

@@ -1,0 +1,221 @@
+"""``qlink seed demo``, ``qlink demo`` and ``qlink ui``: seed, then start the apps and the service.
+
+The demo is meant to be opened from the clinic's other machines (a TV stick, a second desk), so
+it listens on every interface and prints the addresses the clinic network can use. ``qlink
+serve`` and ``qlink ui`` keep loopback as their default: production binding is always explicit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from db.engine import Database
+from qlink.keys import open_database
+from qlink.seed import DemoSummary, seed_demo
+from qlink.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RECEPTION_APP = ROOT / "apps" / "reception" / "app.py"
+UI_PORT = 8501
+SERVICE_PORT = 8000
+DEMO_HOST = "0.0.0.0"  # every interface: TVs and other desks on the clinic network
+LOCAL_HOST = "127.0.0.1"
+
+
+def configure_demo(parser: argparse.ArgumentParser) -> None:
+    """Add ``qlink demo``'s options."""
+    parser.add_argument(
+        "--host",
+        default=DEMO_HOST,
+        help="interface for the apps and the TV service (default: every interface, so the "
+        "clinic network can reach them; 127.0.0.1 keeps them on this computer)",
+    )
+
+
+def configure_ui(parser: argparse.ArgumentParser) -> None:
+    """Add ``qlink ui``'s options."""
+    parser.add_argument("--port", type=int, default=UI_PORT)
+    parser.add_argument("--host", default=LOCAL_HOST, help="interface (default 127.0.0.1)")
+
+
+def safe_url(url: str) -> str:
+    """Return the database URL with any password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def migrated(settings: Settings) -> Database:
+    """Open the configured database, migrated to the newest schema."""
+    print(f"database: {safe_url(settings.database_url)}")
+    return open_database(settings, migrate=True)
+
+
+def seed(settings: Settings, _args: argparse.Namespace) -> int:
+    """Create the demo clinics (safe to re-run) and print them with the demo logins."""
+    database = migrated(settings)
+    try:
+        started = time.monotonic()
+        summary = seed_demo(database, settings)
+    finally:
+        database.dispose()
+    print_summary(summary, time.monotonic() - started)
+    return 0
+
+
+def demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Seed, then run the TV service beside the reception app until Ctrl-C."""
+    seed(settings, args)
+    host = getattr(args, "host", DEMO_HOST)
+    print_urls(host)
+    if not RECEPTION_APP.exists():
+        _explain_missing_ui(settings)
+        print("Start the TV signage service with `qlink serve`.")
+        return 0
+    service = _start_service(settings, host, SERVICE_PORT)
+    try:
+        return _run_streamlit(settings, host, UI_PORT)
+    finally:
+        _stop_service(service)
+
+
+def ui(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the reception app alone."""
+    if not RECEPTION_APP.exists():
+        print(
+            f"qlink: error: the reception app ({_relative(RECEPTION_APP)}) is not in this "
+            "version yet",
+            file=sys.stderr,
+        )
+        return 1
+    return _run_streamlit(settings, args.host, args.port)
+
+
+def print_urls(host: str) -> None:
+    """Print where each part answers, on this computer and (when listening) on the network."""
+    print(f"\nReception app: http://localhost:{UI_PORT}")
+    print(f"TV signage:    http://localhost:{SERVICE_PORT}/signage/main")
+    if host in (LOCAL_HOST, "localhost", "::1"):
+        print("Listening on this computer only (--host 127.0.0.1).")
+        return
+    addresses = lan_addresses() if host == DEMO_HOST else [host]
+    for address in addresses:
+        print(f"On the clinic network: reception http://{address}:{UI_PORT}")
+        print(f"                       TV          http://{address}:{SERVICE_PORT}/signage/main")
+    if not addresses:
+        print("On the clinic network: use this computer's address with the same ports.")
+    print("The demo logins are public: keep the demo on a trusted network.")
+
+
+def lan_addresses() -> list[str]:
+    """This computer's IPv4 addresses other than loopback, from its own host name (no traffic)."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        return []
+    found = {str(info[4][0]) for info in infos}
+    return sorted(a for a in found if not a.startswith("127."))
+
+
+def print_summary(summary: DemoSummary, seconds: float) -> None:
+    """Print the demo clinics, today's live queue and the demo logins."""
+    state = f"seeded in {seconds:.1f} s" if summary.created else "already present; nothing changed"
+    print(f"demo data {state}\n\nDemo clinics")
+    for c in summary.clinics:
+        print(
+            f"  {c.slug:<9} {c.name} (branch {c.branch}, WhatsApp phone_number_id "
+            f"{c.phone_number_id})"
+        )
+        print(
+            f"  {'':<9} {c.patients:,} patients, {c.appointments:,} appointments, "
+            f"{c.tokens:,} tokens, {c.bills:,} bills"
+        )
+    if summary.today is not None and summary.today.created:
+        print(
+            f"\nToday: {summary.today.doctors_on_duty} doctors on duty now, "
+            f"{summary.today.tokens} tokens issued so far (played through the queue engine)"
+        )
+    print("\nDemo logins (fictional data, demo-only passwords)")
+    print(f"  {'clinic':<9} {'username':<20} {'password':<21} role")
+    for login in summary.logins:
+        print(f"  {login.clinic or '-':<9} {login.username:<20} {login.password:<21} {login.role}")
+
+
+def _start_service(settings: Settings, host: str, port: int) -> subprocess.Popen[bytes]:
+    """Run ``qlink serve`` (TV signage, token pages) beside the reception app."""
+    command = [sys.executable, "-m", "qlink", "serve", "--host", host, "--port", str(port)]
+    return subprocess.Popen(command, env=_child_env(settings), cwd=ROOT)
+
+
+def _stop_service(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the service (it closes open TV streams itself) and wait for it."""
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(timeout=10)
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "QLINK_DATABASE_URL": settings.database_url,
+        "QLINK_HOME": str(settings.home),
+    }
+
+
+def _explain_missing_ui(settings: Settings) -> None:
+    apps = sorted(_relative(p) for p in (ROOT / "apps").glob("*/app.py"))
+    print(
+        f"\nThe reception app ({_relative(RECEPTION_APP)}) is not in this version yet, so no UI "
+        "was started."
+    )
+    print(f"Streamlit apps present: {', '.join(apps) or 'none yet'}.")
+    print(
+        f"The demo database is ready at {safe_url(settings.database_url)}; "
+        "`qlink db upgrade` and `qlink seed demo` work today."
+    )
+
+
+def _run_streamlit(settings: Settings, host: str, port: int) -> int:
+    """Run ``streamlit run`` in the foreground until it exits or Ctrl-C stops it."""
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(RECEPTION_APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+    ]
+    # From the checkout, so Streamlit finds the project's .streamlit/config.toml.
+    child = subprocess.Popen(command, env=_child_env(settings), cwd=ROOT)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # the terminal sent SIGINT to streamlit too; let it finish
+        _stop(child)
+        print("\nqlink: stopped")
+        return 0
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+def _relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
