@@ -29,9 +29,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy core db
 
-# pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
+# pytest exits 5 when it collected nothing: that is a broken suite, not a pass. Tests run in
+# parallel processes (pytest-xdist), each with its own fresh databases; PYTEST_WORKERS=0 runs
+# them in this process.
+PYTEST_WORKERS ?= auto
 pytest: setup
-	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 test: lint typecheck pytest
