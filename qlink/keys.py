@@ -12,15 +12,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
+from core.patients.phones import PhoneVault
 from db.base import utcnow
 from db.engine import ALL_TENANTS, Database
 from db.migrate import upgrade
-from db.models import KeyFingerprint
+from db.models import KeyFingerprint, Patient
 from qlink.settings import ConfigError, Settings
 
 KEY_NAME = "data"
@@ -66,6 +68,8 @@ def check_data_key(database: Database, settings: Settings) -> bool:
     mine = fingerprint(settings.data_key)
     recorded = recorded_fingerprint(database)
     if recorded is None:
+        if not _opens_sealed_rows(database, settings):
+            raise DataKeyMismatch(mismatch_message(settings))
         _record(database, mine)
         recorded = recorded_fingerprint(database)  # another process may have won the race
     assert recorded is not None
@@ -128,6 +132,25 @@ def begin_rotation(database: Database, *, old: str, new: str) -> None:
             )
         row.next_fingerprint = new
         row.updated_at = utcnow()
+
+
+def _opens_sealed_rows(database: Database, settings: Settings) -> bool:
+    """Whether the key opens a phone number already stored (true when none is stored yet).
+
+    A database filled before fingerprints existed has none recorded: the first key to start
+    must prove it is the one the rows were sealed with before it is recorded as theirs.
+    """
+    with database.transaction(ALL_TENANTS, readonly=True) as session:
+        sealed = session.scalar(
+            select(Patient.phone_cipher).where(Patient.phone_cipher.is_not(None)).limit(1)
+        )
+    if sealed is None:
+        return True
+    try:
+        PhoneVault(settings.data_key).decrypt(sealed)
+    except InvalidToken:
+        return False
+    return True
 
 
 def _record(database: Database, mine: str) -> None:

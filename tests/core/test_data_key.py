@@ -64,8 +64,29 @@ def test_a_foreign_data_key_is_refused_and_writes_nothing(fresh_url, tmp_path, m
     monkeypatch.setenv("QLINK_HOME", str(tmp_path / "elsewhere"))
     assert cli.main(["db", "upgrade"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("qlink: error: the data key from QLINK_DATA_KEY does not match")
+    assert err.splitlines()[-1].startswith("qlink: error: the data key from QLINK_DATA_KEY does not")
     assert row_counts(database) == before
+    database.dispose()
+
+
+def test_a_database_filled_before_fingerprints_only_takes_the_key_that_opens_it(
+    fresh_url, tmp_path
+):
+    owner = settings_for(fresh_url, tmp_path / "home")
+    database = open_database(owner, migrate=True)
+    clinic_with_patients(database, owner)
+    with database.engine.begin() as conn:  # as left by a release before fingerprints
+        conn.execute(text("DELETE FROM key_fingerprints"))
+    before = row_counts(database)
+
+    stranger = settings_for(fresh_url, tmp_path / "elsewhere")
+    with pytest.raises(DataKeyMismatch):
+        check_data_key(database, stranger)
+    assert row_counts(database) == before  # the stranger's key was not recorded
+
+    assert check_data_key(database, owner)
+    with pytest.raises(DataKeyMismatch):
+        check_data_key(database, stranger)
     database.dispose()
 
 
