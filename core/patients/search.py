@@ -111,10 +111,18 @@ def _by_phone(text: str, vault: PhoneVault) -> Select[Patient] | None:
 
 def _by_name(key: str, *, postgres: bool) -> Select[Patient]:
     if len(key) < MIN_TOLERANT:
+        # One or two letters: names or words that start with them (every name contains an
+        # "a"; ranking all of them costs a scan and a sort of the whole clinic).
+        starts = or_(
+            Patient.name_key.startswith(key, autoescape=True),
+            Patient.name_key.contains(" " + key, autoescape=True),
+        )
+        return select(Patient).where(starts).order_by(_rank(key), Patient.name_key, Patient.id)
+    fold, folded = fold_name(key), fold_name_sql(Patient.name_key)
+    if len(fold) < MIN_TOLERANT:  # "sha" folds to "sa": too short to say anything tolerant
         return (
             select(Patient).where(_literal(key)).order_by(_rank(key), Patient.name_key, Patient.id)
         )
-    fold, folded = fold_name(key), fold_name_sql(Patient.name_key)
     matches = [_literal(key), folded.contains(fold, autoescape=True)]
     order: list[ColumnElement[Any]] = [_rank(key, fold, folded)]
     if postgres:

@@ -30,7 +30,8 @@ from sqlalchemy import func, select, text
 from core import tenancy
 from core.auth.users import actor_for, create_user
 from core.context import Actor
-from core.patients import PhoneVault, register_patient, search_patients
+from core.patients import PhoneVault, search_patients
+from core.patients.importing import PatientRow, import_patients
 from core.patients.validation import name_key
 from db.engine import ALL_TENANTS, Database, make_engine
 from db.migrate import upgrade
@@ -215,19 +216,16 @@ def _existing_desk(database: Database, slug: str) -> Actor:
 def _register(
     database: Database, vault: PhoneVault, desk: Actor, count: int, rng: random.Random
 ) -> None:
-    """Register ``count`` patients through core, ``BATCH`` per transaction."""
+    """Register ``count`` patients through core's bulk import, ``BATCH`` per transaction."""
     phones = rng.sample(range(100_000), count)
     started = time.perf_counter()
     for first in range(0, count, BATCH):
+        rows = [
+            PatientRow(full_name=_name(rng), phone=f"{names.FAKE_MOBILE_PREFIX}{serial:05d}")
+            for serial in phones[first : first + BATCH]
+        ]
         with database.transaction(desk.tenant_id) as session:
-            for serial in phones[first : first + BATCH]:
-                register_patient(
-                    session,
-                    desk,
-                    vault=vault,
-                    full_name=_name(rng),
-                    phone=f"{names.FAKE_MOBILE_PREFIX}{serial:05d}",
-                )
+            import_patients(session, desk, vault=vault, rows=rows)
         done = min(first + BATCH, count)
         progress(f"registered {done:,}/{count:,} patients ({time.perf_counter() - started:.0f} s)")
 

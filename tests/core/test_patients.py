@@ -131,8 +131,13 @@ def test_results_carry_masked_phone_never_the_number(session, clinic_a, vault, r
 
 
 def test_limit_caps_the_number_of_results(session, clinic_a, vault, roster):
-    found = search_patients(session, clinic_a.receptionist, vault=vault, query="a", limit=2)
-    assert len(found) == 2
+    found = search_patients(session, clinic_a.receptionist, vault=vault, query="r", limit=2)
+    assert len(found) == 2  # Ravi Sharma and Anand Rao start a name or a word with "r"
+
+
+def test_one_or_two_letters_match_the_start_of_a_name_or_word(session, clinic_a, vault, roster):
+    found = search_patients(session, clinic_a.receptionist, vault=vault, query="ra")
+    assert [r.full_name for r in found] == ["Ravi Sharma", "Anand Rao"]  # not "Sharmila"
 
 
 def test_lab_technician_may_search(session, clinic_a, vault, roster):
