@@ -8,9 +8,8 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.context import Actor, tenant_of
-from core.errors import NotFound
-from core.signage.branches import BranchRef
+from core.context import Actor
+from core.signage.branches import BranchRef, own_branch
 from db.models import WhatsAppNumber
 
 GREETING = "Hi, I would like a token"
@@ -31,9 +30,8 @@ def whatsapp_contact(session: Session, actor: Actor, branch: BranchRef) -> Whats
     A number routed to the branch wins over one routed to the clinic as a whole; a number
     without a usable display form (Meta's id alone cannot be dialled) counts as none.
     """
-    tenant_id = tenant_of(session, actor)
-    if branch.tenant_id != tenant_id:
-        raise NotFound("Branch not found")
+    own_branch(session, actor, branch)
+    tenant_id = branch.tenant_id
     rows = session.execute(
         select(WhatsAppNumber.display_number, WhatsAppNumber.branch_id)
         .where(
