@@ -130,7 +130,7 @@ class BranchHub:
             return
         if has_events or self._behind or late:
             try:
-                updates = await asyncio.to_thread(self._read, self.cursor, position, late)
+                updates = await self.service.off_loop(self._read, self.cursor, position, late)
             except Exception:
                 self._behind = True
                 raise
@@ -162,7 +162,7 @@ class BranchHub:
         snapshot: bool,
         done: asyncio.Future[None],
     ) -> None:
-        messages = await asyncio.to_thread(self._opening, sub, last_event_id, snapshot)
+        messages = await self.service.off_loop(self._opening, sub, last_event_id, snapshot)
         for data in messages:
             sub.push(data)
         self.subscribers.add(sub)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
@@ -64,11 +63,12 @@ def _screen(
 async def tv_page(request: Request) -> Response:
     ref = request.path_params["branch"]
     codes = _codes(request)
+    service = _service(request)
     try:
-        branch, _ = await asyncio.to_thread(_screen, _service(request), ref, codes)
+        branch, _ = await service.off_loop(_screen, service, ref, codes)
     except NotFound as exc:
         return problem(404, "Screen not found", exc.message)
-    contact = await asyncio.to_thread(_whatsapp, _service(request), branch)
+    contact = await service.off_loop(_whatsapp, service, branch)
     query = f"?dept={','.join(codes)}" if codes else ""
     return render(
         "tv.html",
@@ -93,7 +93,7 @@ async def tv_events(request: Request) -> Response:
     service = _service(request)
     codes = _codes(request)
     try:
-        branch, dept_ids = await asyncio.to_thread(
+        branch, dept_ids = await service.off_loop(
             _screen, service, request.path_params["branch"], codes
         )
     except NotFound as exc:
@@ -140,7 +140,7 @@ async def token_page(request: Request) -> Response:
     service = _service(request)
     try:
         ref = _verified(request)
-        view = await asyncio.to_thread(_view, service, ref)
+        view = await service.off_loop(_view, service, ref)
     except LinkExpired:
         return problem(403, "This link has expired", "Token links work on the day of the visit.")
     except LinkInvalid:
@@ -166,7 +166,7 @@ async def token_events(request: Request) -> Response:
     service = _service(request)
     try:
         ref = _verified(request)
-        view = await asyncio.to_thread(_view, service, ref)
+        view = await service.off_loop(_view, service, ref)
     except (LinkExpired, LinkInvalid):
         return PlainTextResponse("This link is not valid any more", status_code=403)
     except NotFound:
@@ -180,13 +180,13 @@ async def _token_stream(
 ) -> AsyncIterator[bytes]:
     yield sse.preamble()
     yield sse.message("token", _token_payload(view))
-    branch = await asyncio.to_thread(_branch_of, service, ref.tenant_id, view.branch_id)
+    branch = await service.off_loop(_branch_of, service, ref.tenant_id, view.branch_id)
     watcher = TokenWatcher(view.token_id, view.department_id)
     hub = await service.subscribe(branch, watcher, None, snapshot=False)
     try:
         # Anything committed between the first view and the subscription has no event left
         # to wake this stream: look again now that every later event will reach it.
-        latest = await asyncio.to_thread(_view, service, ref)
+        latest = await service.off_loop(_view, service, ref)
         if latest != view:
             view = latest
             yield sse.message("token", _token_payload(view))
@@ -203,7 +203,7 @@ async def _token_stream(
             if service.clock() >= ref.expires_at:
                 yield sse.message("expired", {})
                 return
-            latest = await asyncio.to_thread(_view, service, ref)
+            latest = await service.off_loop(_view, service, ref)
             if latest != view:
                 view = latest
                 yield sse.message("token", _token_payload(view))

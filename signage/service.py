@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from core.clock import Clock, system_clock
 from core.context import Actor
@@ -30,6 +32,8 @@ log = logging.getLogger("qlink.signage")
 
 CHANNEL = "qlink_queue_events"
 HEARTBEAT_SECONDS = 15.0
+DB_THREADS = 8
+T = TypeVar("T")
 
 
 class SignageService:
@@ -59,6 +63,10 @@ class SignageService:
         self._scans_done = 0
         self._scanned: asyncio.Condition | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Database reads run on the service's own threads, so stop() can wait for the ones
+        # still running: a read cancelled on the loop goes on in its thread, and handing its
+        # connection back after the owner disposed the pool leaks it.
+        self._threads: ThreadPoolExecutor | None = None
 
     @contextlib.contextmanager
     def read(self, tenant_id: int) -> Any:
@@ -66,10 +74,16 @@ class SignageService:
         with self.database.transaction(tenant_id, readonly=True) as session:
             yield session, Actor.system(tenant_id, clock=self.clock)
 
+    async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run the blocking ``fn(*args)`` (a database read) on the service's threads."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="signage-db")
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+
     async def start(self) -> None:
         self._wake = asyncio.Event()
         self._scanned = asyncio.Condition()
-        self.horizon = feed.Horizon(await asyncio.to_thread(self._head), self.gap_timeout)
+        self.horizon = feed.Horizon(await self.off_loop(self._head), self.gap_timeout)
         self._tasks.append(asyncio.create_task(self._track(), name="signage-tracker"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="signage-heartbeat"))
         if self.database.dialect == "postgresql":
@@ -89,6 +103,9 @@ class SignageService:
                 await task
         self.hubs.clear()
         self._tasks.clear()
+        threads, self._threads = self._threads, None
+        if threads is not None:
+            await asyncio.to_thread(threads.shutdown, wait=True, cancel_futures=True)
 
     def end_streams(self) -> None:
         """Close every open stream now (called when the server starts shutting down)."""
@@ -189,7 +206,7 @@ class SignageService:
     async def _scan(self) -> bool:
         """Advance the horizon and tell each hub; True when the scan hit its row limit."""
         late_ids = list(self.horizon.late)
-        marks, late = await asyncio.to_thread(self._marks, self.horizon.position, late_ids)
+        marks, late = await self.off_loop(self._marks, self.horizon.position, late_ids)
         passed = set(self.horizon.advance([m.id for m in marks], time.monotonic()))
         touched = {(m.tenant_id, m.branch_id) for m in marks if m.id in passed}
         self.horizon.found_late(m.id for m in late)

@@ -64,7 +64,9 @@ def test_a_foreign_data_key_is_refused_and_writes_nothing(fresh_url, tmp_path, m
     monkeypatch.setenv("QLINK_HOME", str(tmp_path / "elsewhere"))
     assert cli.main(["db", "upgrade"]) == 1
     err = capsys.readouterr().err
-    assert err.splitlines()[-1].startswith("qlink: error: the data key from QLINK_DATA_KEY does not")
+    assert err.splitlines()[-1].startswith(
+        "qlink: error: the data key from QLINK_DATA_KEY does not"
+    )
     assert row_counts(database) == before
     database.dispose()
 
