@@ -1,0 +1,1 @@
+"""The WhatsApp channel: inbound deliveries, the conversation, outbound messages, the outbox."""
