@@ -46,6 +46,7 @@ GLOBAL_TABLES = frozenset(
         "whatsapp_numbers",  # inbound routing: finds the tenant before any tenant scope exists
         "key_fingerprints",
         "audit_chain_heads",  # keyed by chain ("t:<id>" or "platform"), not by tenant
+        "webhook_inbox",  # raw deliveries, stored before routing tells the tenant
     }
 )
 TENANT_REF = "qlink_tenant_ref"

@@ -5,6 +5,7 @@ Kept as plain functions so later migrations can re-run them for new tables.
 
 from __future__ import annotations
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 import db.models  # noqa: F401
@@ -17,11 +18,20 @@ _SETTING = "current_setting('app.tenant_id', true)"
 _POLICY = f"({_SETTING} = '*' OR tenant_id = NULLIF(NULLIF({_SETTING}, ''), '*')::bigint)"
 
 
-def tenant_tables() -> list[str]:
+def tenant_tables(conn: Connection | None = None) -> list[str]:
+    """Tenant tables of the current models; with ``conn``, only those already in the database.
+
+    A migration that runs the guards (0001) sees the models of today, whose newer tables are
+    created, with their own policy, by their own later migration.
+    """
     scoped = [
         m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, TenantMixin)
     ]
-    return sorted([*scoped, "audit_log", "user_sessions", "users"])
+    tables = sorted({*scoped, "audit_log", "user_sessions", "users"})
+    if conn is None:
+        return tables
+    existing = set(inspect(conn).get_table_names())
+    return [table for table in tables if table in existing]
 
 
 def install_guards(conn: Connection) -> None:
@@ -34,7 +44,7 @@ def install_guards(conn: Connection) -> None:
 
 def remove_guards(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        for table in tenant_tables():
+        for table in tenant_tables(conn):
             conn.exec_driver_sql(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
         for table in APPEND_ONLY:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
@@ -46,7 +56,7 @@ def remove_guards(conn: Connection) -> None:
 
 
 def _install_postgres(conn: Connection) -> None:
-    for table in tenant_tables():
+    for table in tenant_tables(conn):
         # Rows with a NULL tenant (platform admins, platform audit) are visible only under '*'.
         conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         conn.exec_driver_sql(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")

@@ -101,3 +101,35 @@ class Rating(IdMixin, TenantMixin, CreatedMixin, Base):
     token_id: Mapped[int | None] = tenant_ref("queue_tokens")
     score: Mapped[int] = mapped_column(SmallInteger)
     feedback: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookInbox(IdMixin, Base):
+    """One signed webhook delivery, stored raw before any parsing or routing.
+
+    Global: the clinic is known only after routing by ``phone_number_id``. The route stores
+    the row and answers Meta at once; processing (a task, a worker, the sweep) marks it done.
+    """
+
+    __tablename__ = "webhook_inbox"
+    __table_args__ = (Index("ix_webhook_inbox_pending", "status", "received_at"),)
+    channel: Mapped[str] = mapped_column(String(20), default="whatsapp")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    body: Mapped[str | None] = mapped_column(Text)  # the raw signed bytes, purged after retention
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WhatsAppStatusEvent(IdMixin, TenantMixin, CreatedMixin, Base):
+    """One delivery status Meta reported for an outbound message, kept raw; applied once."""
+
+    __tablename__ = "whatsapp_status_events"
+    __table_args__ = (UniqueConstraint("tenant_id", "wa_message_id", "status"),)
+    wa_message_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(12))  # sent | delivered | read | failed
+    status_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    recipient_id: Mapped[str | None] = mapped_column(String(140))
+    errors: Mapped[list[Any] | None] = mapped_column(JsonDoc)
+    pricing: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    inbox_id: Mapped[int | None] = mapped_column(BigId)
