@@ -109,7 +109,7 @@ TEXTS: dict[str, str] = {
     "conv.rate.skip": "Skip",
     "conv.rate.thanks": "Thank you for your feedback.",
     "conv.rate.already": "You have already rated this visit. Thank you!",
-    # notify.* — queue notifications rendered from the token engine's intents (core.messaging.notify)
+    # notify.* — queue notifications from the token engine's intents (core.messaging.notify)
     "notify.now_serving": "Token {code}, please go to {room}.",
     "notify.now_serving_no_room": "Token {code}, it is your turn. Please come to the desk.",
     "notify.near_turn": "Token {code}: {position} ahead of you. Expected at about {eta}.",

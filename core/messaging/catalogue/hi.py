@@ -102,7 +102,7 @@ TEXTS: dict[str, str] = {
     "conv.rate.skip": "छोड़ें",
     "conv.rate.thanks": "आपकी राय के लिए धन्यवाद।",
     "conv.rate.already": "आप यह विज़िट पहले ही रेट कर चुके हैं। धन्यवाद!",
-    # notify.* — queue notifications rendered from the token engine's intents (core.messaging.notify)
+    # notify.* — queue notifications from the token engine's intents (core.messaging.notify)
     "notify.now_serving": "टोकन {code}, कृपया {room} में जाएँ।",
     "notify.now_serving_no_room": "टोकन {code}, आपकी बारी है। कृपया डेस्क पर आएँ।",
     "notify.near_turn": "टोकन {code}: आपसे पहले {position} लोग हैं। अनुमानित समय {eta}।",
