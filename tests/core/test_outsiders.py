@@ -446,6 +446,20 @@ EXEMPT = {
     # arithmetic over a roster or candidates its caller loaded (tenant-scoped counts inside)
     "core.queue.allocation.choose_doctor",
     "core.queue.calling.department_loads",
+    # the outbox relay's platform-scope steps (no actor): the tenant and outbox ids come from
+    # the outbox row it claimed or from Meta's status webhook routed by phone_number_id
+    "core.messaging.relay.claim_due",
+    "core.messaging.relay.begin_send",
+    "core.messaging.relay.finish_send",
+    "core.messaging.notify.render",
+    "core.messaging.outbound.approved_template",
+    "core.messaging.outbound.block_tenant",
+    "core.messaging.outbound.choose_message",
+    "core.messaging.outbound.contact_undeliverable",
+    "core.messaging.outbound.record_status",
+    "core.messaging.outbound.tenant_blocked",
+    "core.messaging.outbound.usage_by_category",
+    "core.messaging.outbound.window_open",
 }
 
 

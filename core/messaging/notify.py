@@ -1,0 +1,103 @@
+"""Render the token engine's intents into a message for the token's patient.
+
+The engine writes ``whatsapp.now_serving``, ``whatsapp.near_turn``, ``whatsapp.eta_shift`` and
+``whatsapp.delay`` rows to the outbox (``core.queue.events``); the relay calls ``render`` after
+commit. The recipient is the patient's phone (decrypted with the ``PhoneVault``) and/or BSUID;
+the text comes from the catalogue in the patient's language; the fallback template (same
+parameters) is what goes out when the 24-hour window is closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.messaging.catalogue import LANGUAGES, text
+from core.messaging.messages import Message, Recipient, Template, Text
+from core.patients.phones import PhoneVault
+from core.queue.events import DELAY, ETA_SHIFT, NEAR_TURN, NOW_SERVING
+from db.models import Patient, QueueToken, WhatsAppNumber
+
+INTENTS = (NOW_SERVING, NEAR_TURN, ETA_SHIFT, DELAY)
+TEMPLATE_PREFIX = "qlink_"  # now_serving -> template "qlink_now_serving", same parameters
+
+
+@dataclass(frozen=True)
+class Rendered:
+    recipient: Recipient
+    message: Message
+    fallback: Template | None
+
+
+class NotRenderable(Exception):
+    """The intent cannot become a message (no patient contact, no clinic number)."""
+
+
+def render(
+    session: Session, tenant_id: int, kind: str, payload: dict[str, Any], vault: PhoneVault
+) -> Rendered:
+    """Build the message an intent stands for; raise ``NotRenderable`` when no one can get it."""
+    token = session.execute(
+        select(QueueToken).where(
+            QueueToken.tenant_id == tenant_id, QueueToken.id == payload["token_id"]
+        )
+    ).scalar()
+    if token is None:
+        raise NotRenderable("the token no longer exists")
+    patient = session.execute(
+        select(Patient).where(Patient.tenant_id == tenant_id, Patient.id == token.patient_id)
+    ).scalar()
+    if patient is None:
+        raise NotRenderable("the patient no longer exists")
+    recipient = _recipient(session, tenant_id, token.branch_id, patient, vault)
+    lang = patient.preferred_language if patient.preferred_language in LANGUAGES else "en"
+    key, params = _text_params(kind, payload, token, lang)
+    body = text(lang, key, **params)
+    template = Template(TEMPLATE_PREFIX + key.split(".", 1)[1], lang, tuple(params.values()))
+    return Rendered(recipient, Text(body), template)
+
+
+def _text_params(
+    kind: str, payload: dict[str, Any], token: QueueToken, lang: str
+) -> tuple[str, dict[str, str]]:
+    code = str(payload.get("code") or token.code)
+    if kind == NOW_SERVING:
+        room = payload.get("room") or token.room
+        if not room:
+            return "notify.now_serving_no_room", {"code": code}
+        return "notify.now_serving", {"code": code, "room": text(lang, "notify.room", room=room)}
+    if kind == NEAR_TURN:
+        position = str(payload.get("position", ""))
+        return "notify.near_turn", {"code": code, "position": position, "eta": payload["eta_local"]}
+    if kind == ETA_SHIFT:
+        return "notify.eta_shift", {"code": code, "eta": payload["eta_local"]}
+    if kind == DELAY:
+        return "notify.delay", {"minutes": str(payload["minutes"]), "eta": payload["eta_local"]}
+    raise NotRenderable(f"unknown intent {kind!r}")
+
+
+def _recipient(
+    session: Session, tenant_id: int, branch_id: int, patient: Patient, vault: PhoneVault
+) -> Recipient:
+    numbers = session.execute(
+        select(WhatsAppNumber.phone_number_id, WhatsAppNumber.branch_id).where(
+            WhatsAppNumber.tenant_id == tenant_id
+        )
+    ).all()
+    if not numbers:
+        raise NotRenderable("the clinic has no WhatsApp number")
+    own = [n for n, b in numbers if b == branch_id]
+    phone_number_id = own[0] if own else sorted(numbers, key=lambda r: r[0])[0][0]
+    wa_id = vault.decrypt(patient.phone_cipher).lstrip("+") if patient.phone_cipher else None
+    if not wa_id and not patient.wa_bsuid:
+        raise NotRenderable("the patient has no WhatsApp contact")
+    return Recipient(
+        contact_key=wa_id or str(patient.wa_bsuid),
+        phone_number_id=phone_number_id,
+        patient_id=patient.id,
+        wa_id=wa_id,
+        user_id=patient.wa_bsuid,
+    )

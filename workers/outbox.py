@@ -1,0 +1,94 @@
+"""Drive the outbox relay: claim, send over the Graph API after commit, record the outcome.
+
+``Relay.sweep()`` does one pass (used by the ``send_outbox``/``sweep_outbox`` actors and by the
+in-process relay thread of ``qlink serve``); ``Relay.run(stop)`` sweeps every ``interval``
+seconds or as soon as ``nudge()`` is called, until ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+
+from core.clock import Clock, system_clock
+from core.messaging import relay
+from core.messaging.outbound import Action, Outcome
+from core.patients.phones import PhoneVault
+from db.engine import ALL_TENANTS, Database
+
+log = logging.getLogger("qlink.relay")
+Poster = Callable[[str, dict], Outcome]  # (phone_number_id, body) -> outcome
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class Relay:
+    def __init__(
+        self,
+        database: Database,
+        post: Poster,
+        vault: PhoneVault,
+        *,
+        clock: Clock = system_clock,
+        name: str | None = None,
+    ) -> None:
+        self._db = database
+        self._post = post
+        self._vault = vault
+        self._clock = clock
+        self.name = name or worker_name()
+        self._wake = threading.Event()
+
+    def nudge(self) -> None:
+        """Sweep now (after a commit that wrote outbox rows)."""
+        self._wake.set()
+
+    def sweep(self, outbox_ids: list[int] | None = None) -> int:
+        """Claim and send what is due; return how many rows were claimed."""
+        with self._db.transaction(ALL_TENANTS) as session:
+            claimed = relay.claim_due(
+                session, worker=self.name, now=self._clock(), outbox_ids=outbox_ids
+            )
+        for outbox_id in claimed:
+            self.send(outbox_id)
+        return len(claimed)
+
+    def send(self, outbox_id: int) -> Action | None:
+        """Send one claimed row (three transactions; the HTTP call between the last two)."""
+        with self._db.transaction(ALL_TENANTS) as session:
+            attempt = relay.begin_send(
+                session, outbox_id, worker=self.name, vault=self._vault, now=self._clock()
+            )
+        if attempt is None:
+            return None
+        outcome = self._post(attempt.phone_number_id, attempt.body)
+        with self._db.transaction(ALL_TENANTS) as session:
+            action = relay.finish_send(session, attempt, outcome, now=self._clock())
+        if action is Action.STOP_TENANT:
+            log.error("WhatsApp sends of tenant %s stopped: %s", attempt.tenant_id, outcome)
+        elif action is not None:
+            log.warning("outbox %s: %s (%s)", outbox_id, action.value, outcome)
+        return action
+
+    def run(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Sweep until ``stop`` is set: every ``interval`` seconds, or at once on a nudge."""
+        while not stop.is_set():
+            try:
+                while self.sweep():
+                    pass
+            except Exception:  # a database hiccup must not end the relay; the next pass retries
+                log.exception("outbox sweep failed")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def start_thread(self, stop: threading.Event, interval: float = 0.2) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.run, args=(stop, interval), name="qlink-relay", daemon=True
+        )
+        thread.start()
+        return thread
