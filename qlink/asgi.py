@@ -30,6 +30,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from core.clock import Clock, system_clock
+from core.messaging.inbound import Handler
+from core.messaging.inbound_limits import InboundLimiter
+from core.patients.phones import PhoneVault
 from core.signage.feed import queue_depth
 from db.engine import ALL_TENANTS, Database
 from db.migrate import alembic_config
@@ -42,6 +45,7 @@ from signage.metrics import MULTIPROC_ENV, DatabaseCollector, ServiceMetrics
 from signage.pages import STATIC
 from signage.service import SignageService
 from webhooks import routes as webhook_routes
+from webhooks.inbox import WhatsAppInbox
 
 log = logging.getLogger("qlink.http")
 MAX_BODY_BYTES = 1024 * 1024  # WhatsApp webhooks are a few KiB; media never comes inline
@@ -54,6 +58,7 @@ def create_app(
     clock: Clock = system_clock,
     poll_seconds: float | None = None,
     gap_timeout: float | None = None,
+    inbound_handler: Handler | None = None,
 ) -> Starlette:
     """Build the service; pass ``database`` to share an engine (tests, benchmarks)."""
     owned = database is None
@@ -69,6 +74,14 @@ def create_app(
         gap_timeout=gap_timeout,
         metrics=app_metrics.streams,
     )
+    whatsapp = WhatsAppInbox(
+        db,
+        app_secret=settings.whatsapp_app_secret,
+        vault=PhoneVault(settings.data_key),
+        limiter=InboundLimiter(settings.redis_url),
+        handler=inbound_handler,
+        clock=clock,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -80,12 +93,14 @@ def create_app(
             raise
         app_metrics.worker_started()
         await service.start()
+        await whatsapp.start()
         restore = _end_streams_on_exit_signals(service)
         try:
             yield
         finally:
             restore()
             await service.stop()
+            await whatsapp.stop()
             app_metrics.worker_stopped()
             if owned:
                 db.dispose()
@@ -108,6 +123,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     app.state.signage = service
+    app.state.whatsapp = whatsapp
     app.state.metrics = app_metrics
     app.state.requests = app_metrics.requests
     app.state.migration_head = ScriptDirectory.from_config(

@@ -1,11 +1,17 @@
 """Routes of the WhatsApp webhooks, mounted by ``qlink.asgi.create_app``.
 
-The seam for the WhatsApp issue: ``GET``/``POST /webhooks/whatsapp`` and
-``POST /webhooks/whatsapp/flows`` (SPEC §3) are added to this list.
+``GET``/``POST /webhooks/whatsapp`` (SPEC §3); ``POST /webhooks/whatsapp/flows`` is added to
+this list with the Flows endpoint.
 """
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
-routes: list[BaseRoute] = []
+from webhooks import flows, whatsapp
+
+routes: list[BaseRoute] = [
+    Route("/webhooks/whatsapp", whatsapp.verify, methods=["GET"]),
+    Route("/webhooks/whatsapp", whatsapp.receive, methods=["POST"]),
+    flows.route,
+]

@@ -1,0 +1,109 @@
+"""The WhatsApp inbox of the HTTP service: check signatures, store, process after commit.
+
+Built by ``qlink.asgi.create_app`` and kept on ``app.state.whatsapp``; its lifespan calls
+``start`` (a sweep for deliveries a crash left pending) and ``stop`` (waits for the tasks in
+flight). Processing runs on a worker thread in its own transaction, after the storing one
+committed; the Dramatiq actor calls the same ``process_delivery``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import logging
+
+from core.clock import Clock, system_clock
+from core.messaging.inbound import (
+    DeliveryReport,
+    Handler,
+    Limiter,
+    pending_deliveries,
+    process_delivery,
+    record_delivery,
+)
+from core.patients.phones import PhoneVault
+from db.engine import Database
+
+log = logging.getLogger("qlink.whatsapp.inbound")
+SIGNATURE_PREFIX = "sha256="
+SWEEP_AGE = dt.timedelta(minutes=1)  # younger pending rows are probably being processed now
+
+
+class WhatsAppInbox:
+    """Signature check, storage and after-commit processing of WhatsApp deliveries."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        app_secret: str,
+        vault: PhoneVault,
+        limiter: Limiter | None = None,
+        handler: Handler | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._db = database
+        self._key = app_secret.encode()
+        self._vault = vault
+        self._limiter = limiter
+        self._handler = handler
+        self._clock = clock
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    def signature_ok(self, body: bytes, header: str) -> bool:
+        """Tell whether ``X-Hub-Signature-256`` is the HMAC-SHA256 of the raw body."""
+        expected = SIGNATURE_PREFIX + hmac.new(self._key, body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
+
+    def store(self, body: bytes) -> int:
+        """Commit the raw delivery as a pending inbox row; return its id (blocking)."""
+        with self._db.transaction(None) as session:
+            return record_delivery(session, body.decode(), now=self._clock())
+
+    def process(self, inbox_id: int) -> DeliveryReport | None:
+        """Process one delivery in its own transaction; on failure it stays pending (blocking)."""
+        try:
+            with self._db.transaction(None) as session:
+                return process_delivery(
+                    session,
+                    inbox_id,
+                    vault=self._vault,
+                    limiter=self._limiter,
+                    handler=self._handler,
+                    clock=self._clock,
+                )
+        except Exception:  # left pending: the sweep retries it; the service stays up
+            log.exception("webhook inbox %s: processing failed, left for the sweep", inbox_id)
+            return None
+
+    def sweep(self, *, limit: int = 100) -> int:
+        """Process deliveries left pending (a crash between store and process); return how many."""
+        before = self._clock() - SWEEP_AGE
+        with self._db.transaction(None, readonly=True) as session:
+            ids = pending_deliveries(session, received_before=before, limit=limit)
+        for inbox_id in ids:
+            self.process(inbox_id)
+        return len(ids)
+
+    def schedule(self, inbox_id: int) -> None:
+        """Process ``inbox_id`` soon, off the event loop (call after the store committed)."""
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.process, inbox_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> None:
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.sweep))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Wait for the processing in flight (what is cut short stays pending for the sweep)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait until nothing is being processed (tests, benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
