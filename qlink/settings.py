@@ -11,9 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
+from core.messaging.flows.crypto import generate_private_key_pem
+
 DEMO_APP_SECRET = "qlink-demo-app-secret"
 DEMO_VERIFY_TOKEN = "qlink-demo-verify-token"
 DATA_KEY_FILE = "data_key"
+FLOWS_KEY_FILE = "whatsapp_flows_private_key.pem"
 
 
 class ConfigError(ValueError):
@@ -78,7 +81,8 @@ class Settings:
             whatsapp_verify_token=env.get("WHATSAPP_VERIFY_TOKEN", DEMO_VERIFY_TOKEN),
             whatsapp_access_token=env.get("WHATSAPP_ACCESS_TOKEN") or None,
             whatsapp_graph_url=env.get("WHATSAPP_GRAPH_URL") or None,
-            whatsapp_flows_private_key=env.get("WHATSAPP_FLOWS_PRIVATE_KEY") or None,
+            whatsapp_flows_private_key=env.get("WHATSAPP_FLOWS_PRIVATE_KEY")
+            or (str(var / FLOWS_KEY_FILE) if url.startswith("sqlite") else None),
             home=var,
             data_key_file=None if env.get("QLINK_DATA_KEY") else var / DATA_KEY_FILE,
         )
@@ -118,6 +122,28 @@ def _normalise_url(url: str) -> str:
     if not url.startswith(("sqlite", "postgresql+psycopg")):
         raise ConfigError("QLINK_DATABASE_URL must be a sqlite:// or postgresql:// URL")
     return url
+
+
+def flows_private_key_pem(settings: Settings) -> bytes | None:
+    """The Flows endpoint's RSA key (PEM); in embedded mode generated into the data home.
+
+    Generated on first use rather than in ``from_env``: RSA generation takes tens of
+    milliseconds and most processes never answer a Flow. ``None`` when production sets no key.
+    """
+    if settings.whatsapp_flows_private_key is None:
+        return None
+    path = Path(settings.whatsapp_flows_private_key)
+    if path.exists() or not settings.embedded or path != settings.home / FLOWS_KEY_FILE:
+        return path.read_bytes()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    pem = generate_private_key_pem()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the first run
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return pem
 
 
 def local_secret(var: Path, name: str) -> str:

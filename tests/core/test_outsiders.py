@@ -31,7 +31,17 @@ from core.analytics import no_show, peaks
 from core.auth import users
 from core.clock import FrozenClock
 from core.context import Actor, load_owned
-from core.errors import DoctorNotAvailable, DomainError, NotFound, ValidationFailed
+from core.errors import (
+    DoctorNotAvailable,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from core.messaging.conversation import handle_inbound
+from core.messaging.flows import booking as flow_booking
+from core.messaging.flows import tokens as flow_tokens
+from core.messaging.inbound_types import InboundMessage
 from core.patients import background, consent, importing, registry, rules, views
 from core.patients.consent import ConsentGrant
 from core.patients.phones import PhoneVault
@@ -417,6 +427,54 @@ NOT_FOUND.update(
         ),
     }
 )
+
+
+def _handle_clinic_a_message(w: World, who: Clinic) -> None:
+    """A WhatsApp message of clinic_a handled as ``who`` (the insider routes its number first)."""
+    if who is w.a:
+        tenancy.register_whatsapp_number(
+            w.s, w.actor(who), phone_number_id="5550001", branch_id=w.a.branch.id
+        )
+    message = InboundMessage(
+        tenant_id=w.a.tenant_id,
+        phone_number_id="5550001",
+        wa_message_id="wamid.OUTSIDER",
+        contact_key="919876543210",
+        kind="text",
+        received_at=NOW,
+        wa_id="919876543210",
+        text="hello",
+    )
+    handle_inbound(w.s, w.actor(who), message=message, vault=VAULT)
+
+
+NOT_FOUND[handle_inbound] = _handle_clinic_a_message
+OUTSIDER_ERROR[handle_inbound] = PermissionDenied  # a message of another clinic: refused outright
+
+
+def _answer_booking_flow(w: World, who: Clinic) -> object:
+    """clinic_a's open flow token answered as ``who``; an outsider's token is never open here."""
+    if who is w.a:
+        raw = flow_booking.open_booking_flow(
+            w.s, w.actor(who), secret="s", contact_key="919800000001", patient_id=w.patient.id
+        )
+    else:
+        claims = flow_tokens.FlowToken(w.a.tenant_id, "919800000001", LATER, w.patient.id)
+        raw = flow_tokens.sign_flow_token("s", claims)
+    token = flow_tokens.read_flow_token("s", raw, now=NOW)
+    request = flow_booking.FlowRequest("4.0", "INIT", raw)
+    return flow_booking.answer_flow(w.s, w.actor(who), token=token, raw_token=raw, request=request)
+
+
+NOT_FOUND.update(
+    {
+        flow_booking.open_booking_flow: lambda w, who: flow_booking.open_booking_flow(
+            w.s, w.actor(who), secret="s", contact_key="919800000001", patient_id=w.patient.id
+        ),
+        flow_booking.answer_flow: _answer_booking_flow,
+    }
+)
+OUTSIDER_ERROR[flow_booking.answer_flow] = flow_tokens.StaleFlowToken
 
 # Public functions the walk finds that take no row of another clinic by id, or are primitives
 # of the commands above (those commands load their ids through access_* first). Keep it small.

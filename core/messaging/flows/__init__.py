@@ -1,0 +1,1 @@
+"""WhatsApp Flows: the data-endpoint crypto, signed flow tokens and the booking Flow's screens."""
