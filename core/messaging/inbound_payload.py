@@ -87,6 +87,7 @@ class Status(_Meta):
     timestamp: str | None = None
     recipient_id: str | None = None
     recipient_user_id: str | None = None
+    biz_opaque_callback_data: str | None = None  # our outbox id, echoed by Meta
     errors: list[dict[str, Any]] | None = None
     pricing: dict[str, Any] | None = None
 

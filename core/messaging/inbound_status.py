@@ -1,23 +1,21 @@
-"""Delivery statuses of outbound messages: stored once each, applied forwards only."""
+"""Delivery statuses of outbound messages: each ``(wamid, status)`` stored raw once, then applied.
+
+Applying is ``core.messaging.outbound.record_status`` (statuses only move forward, the outbox
+id in ``biz_opaque_callback_data`` finds a message whose wamid was never stored).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
-from sqlalchemy import update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.context import Actor
 from core.messaging.inbound_payload import Status, meta_time
 from core.messaging.inbound_rows import insert_new
+from core.messaging.outbound import record_status
 from db.models.messaging import WhatsAppMessage, WhatsAppStatusEvent
-
-log = logging.getLogger("qlink.whatsapp.inbound")
-
-# Meta sends statuses unordered: a later one never moves a message back (read -> delivered).
-PROGRESS = ("queued", "accepted", "sent", "delivered", "read", "played")
-FAILED_AFTER = ("queued", "accepted", "sent", "delivered")  # a failure after "read" is noise
 
 
 def apply_status(
@@ -26,8 +24,9 @@ def apply_status(
     """Record one status of the actor's clinic and advance its outbound message; False if seen.
 
     The ``(wamid, status)`` row is inserted first: a redelivered status finds it and stops.
-    ``errors[]`` and ``pricing`` are stored raw on that row; the message keeps the first
-    error's code and title and the pricing category.
+    ``errors[]`` and ``pricing`` are kept raw on that row; the message gets the first error's
+    code and title and the pricing category. Locks the message row until commit, so two
+    statuses of one message applied at once cannot move it backwards.
     """
     tenant_id = actor.require_tenant()
     at = meta_time(status.timestamp, now)
@@ -45,34 +44,24 @@ def apply_status(
         inbox_id=inbox,
         created_at=now,
     )
-    if new:
-        _advance(session, tenant_id, status, at)
-    return new
-
-
-def _advance(session: Session, tenant_id: int, status: Status, at: dt.datetime) -> None:
-    if status.status == "failed":
-        earlier: tuple[str, ...] = FAILED_AFTER
-    elif status.status in PROGRESS:
-        earlier = PROGRESS[: PROGRESS.index(status.status)]
-    else:
-        log.info("whatsapp status %r not applied to a message", status.status)
-        return
-    values: dict[str, object] = {"status": status.status, "status_at": at}
-    if status.errors:
-        first = status.errors[0]
-        code = first.get("code")
-        values["error_code"] = code if isinstance(code, int) else None
-        values["error_title"] = str(first.get("title") or "")[:200] or None
-    mine = (
-        WhatsAppMessage.tenant_id == tenant_id,
-        WhatsAppMessage.wa_message_id == status.id,
-        WhatsAppMessage.direction == "out",
-    )
-    # Compare-and-set: only a message still at an earlier status moves.
+    if not new:
+        return False
     session.execute(
-        update(WhatsAppMessage).where(*mine, WhatsAppMessage.status.in_(earlier)).values(values)
+        select(WhatsAppMessage.id)
+        .where(WhatsAppMessage.tenant_id == tenant_id, WhatsAppMessage.wa_message_id == status.id)
+        .with_for_update()
     )
-    category = (status.pricing or {}).get("category")
-    if isinstance(category, str):
-        session.execute(update(WhatsAppMessage).where(*mine).values(pricing_category=category[:30]))
+    first = (status.errors or [{}])[0]
+    code, category = first.get("code"), (status.pricing or {}).get("category")
+    record_status(
+        session,
+        tenant_id=tenant_id,
+        wamid=status.id,
+        status=status.status,
+        at=at,
+        callback_data=status.biz_opaque_callback_data,
+        pricing_category=category[:30] if isinstance(category, str) else None,
+        error_code=code if isinstance(code, int) else None,
+        error_title=str(first.get("title") or "") or None,
+    )
+    return True

@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from core.clock import FrozenClock
 from core.context import Actor
+from core.messaging.inbound_limits import InboundLimiter
 from core.messaging.inbound_types import InboundMessage
 from core.patients.phones import PhoneVault, normalise_phone
 from core.patients.registry import register_patient
@@ -43,6 +45,7 @@ from tests.web.whatsapp_support import (
     text_message,
     wamid,
 )
+from webhooks.inbox import WhatsAppInbox
 
 
 @dataclasses.dataclass
@@ -318,3 +321,72 @@ def _outbound(inbound: Inbound, clinic: Clinic, *, status_: str) -> str:
             )
         )
     return ident
+
+
+def _inbox(inbound: Inbound, **kwargs: Any) -> WhatsAppInbox:
+    return WhatsAppInbox(
+        inbound.db,
+        app_secret=inbound.secret,
+        vault=inbound.vault,
+        handler=_record(inbound),
+        **kwargs,
+    )
+
+
+def _record(inbound: Inbound) -> Any:
+    def handler(session: Any, actor: Actor, *, message: InboundMessage, vault: Any) -> None:
+        inbound.handed.append(message)
+
+    return handler
+
+
+def test_a_sender_over_the_rate_limit_is_stored_but_not_processed(inbound):
+    inbox = _inbox(inbound, limiter=InboundLimiter(per_sender="2/minute"))
+    messages = [text_message(f"flood {i}", sender="919876500061") for i in range(3)]
+    inbox_id = inbox.store(encode(delivery(change(inbound.number_a, messages=messages))))
+    report = inbox.process(inbox_id)
+    assert report is not None and (report.handled, report.throttled) == (2, 1)
+    assert [m.text for m in inbound.handed] == ["flood 0", "flood 1"]
+    (last,) = inbound.rows(WhatsAppMessage, WhatsAppMessage.wa_message_id == messages[2]["id"])
+    assert last.status == "throttled"
+
+
+def test_the_sweep_processes_a_delivery_left_pending_by_a_crash(inbound):
+    clock = FrozenClock(dt.datetime.now(dt.UTC))
+    inbox = _inbox(inbound, clock=clock)
+    message = text_message("after a crash", sender="919876500071")
+    inbox_id = inbox.store(encode(delivery(change(inbound.number_a, messages=[message]))))
+    inbox.sweep()
+    assert inbound.handed == [], "a fresh row may be in flight: the sweep leaves it"
+    clock.advance(minutes=2)
+    assert inbox.sweep() >= 1
+    assert [m.text for m in inbound.handed] == ["after a crash"]
+    assert inbound.rows(WebhookInbox, WebhookInbox.id == inbox_id)[0].status == "done"
+
+
+def test_a_body_that_is_json_but_not_the_envelope_is_marked_failed(inbound):
+    response = inbound.post({"object": "whatsapp_business_account", "entry": "nope"})
+    assert response.status_code == 200
+    failed = inbound.rows(WebhookInbox, WebhookInbox.body.contains('"entry": "nope"'))
+    assert failed and {row.status for row in failed} == {"failed"}
+
+
+def test_a_status_finds_its_message_by_the_echoed_outbox_id(inbound):
+    with inbound.db.transaction(inbound.a.tenant_id) as s:
+        s.add(
+            WhatsAppMessage(
+                tenant_id=inbound.a.tenant_id,
+                direction="out",
+                wa_message_id=None,
+                phone_number_id=inbound.number_a,
+                contact_key="919876500081",
+                msg_type="text",
+                status="queued",
+                outbox_id=987654,
+            )
+        )
+    ident = wamid()
+    echoed = status(ident, "sent", biz_opaque_callback_data="987654")
+    inbound.post(delivery(change(inbound.number_a, statuses=[echoed])))
+    (row,) = inbound.rows(WhatsAppMessage, WhatsAppMessage.wa_message_id == ident)
+    assert row.status == "sent" and row.tenant_id == inbound.a.tenant_id
