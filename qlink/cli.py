@@ -21,14 +21,13 @@ from qlink import launch, shard
 from qlink.keys import check_data_key, open_database
 from qlink.settings import ConfigError, Settings
 
-PLACEHOLDERS = {
-    "worker": ("run the Dramatiq message workers", "messaging workers"),
-}
+PLACEHOLDERS: dict[str, tuple[str, str]] = {}
 # Commands living in their own module: ``configure(parser)`` adds options, ``run(settings, args)``
 # does the work. Heavy imports stay inside ``run`` so ``qlink --help`` stays fast.
 MODULE_COMMANDS = {
     "serve": ("qlink.serve", "run the webhook and TV signage service (uvicorn)"),
     "simulate": ("qlink.simulate", "simulate a whole clinic day on the configured database"),
+    "worker": ("qlink.worker", "send WhatsApp messages from the outbox (Dramatiq on Redis)"),
 }
 KEY_COMMANDS = {
     "rotate": ("qlink.rotate", "re-seal stored phone numbers under a new data key (resumable)"),

@@ -7,6 +7,7 @@ seconds or as soon as ``nudge()`` is called, until ``stop`` is set.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -36,6 +37,7 @@ class Relay:
         *,
         clock: Clock = system_clock,
         name: str | None = None,
+        lease: dt.timedelta = relay.LEASE,
     ) -> None:
         self._db = database
         self._post = post
@@ -43,6 +45,7 @@ class Relay:
         self._clock = clock
         self.name = name or worker_name()
         self._wake = threading.Event()
+        self.lease = lease
 
     def nudge(self) -> None:
         """Sweep now (after a commit that wrote outbox rows)."""
@@ -52,7 +55,11 @@ class Relay:
         """Claim and send what is due; return how many rows were claimed."""
         with self._db.transaction(ALL_TENANTS) as session:
             claimed = relay.claim_due(
-                session, worker=self.name, now=self._clock(), outbox_ids=outbox_ids
+                session,
+                worker=self.name,
+                now=self._clock(),
+                lease=self.lease,
+                outbox_ids=outbox_ids,
             )
         for outbox_id in claimed:
             self.send(outbox_id)

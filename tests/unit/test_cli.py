@@ -84,12 +84,13 @@ def test_db_upgrade_says_what_it_did(env: Path, capsys: pytest.CaptureFixture[st
     assert f"data home: {env / 'var'}" in first_err
 
 
-@pytest.mark.parametrize("command", ["worker"])
-def test_commands_not_built_yet_exit_2_and_say_so(command: str, capsys: pytest.CaptureFixture[str]):
-    assert cli.main([command]) == 2
+def test_worker_without_whatsapp_settings_is_a_one_line_error(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.delenv("WHATSAPP_ACCESS_TOKEN", raising=False)
+    assert cli.main(["worker"]) == 1
     err = capsys.readouterr().err
-    assert f"qlink {command} arrives with the" in err
-    assert "not available in this version" in err
+    assert "qlink worker needs WHATSAPP_ACCESS_TOKEN and WHATSAPP_GRAPH_URL" in err
 
 
 def test_bad_database_url_is_a_one_line_error(
