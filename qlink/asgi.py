@@ -46,6 +46,7 @@ from signage.pages import STATIC
 from signage.service import SignageService
 from webhooks import routes as webhook_routes
 from webhooks.inbox import WhatsAppInbox
+from workers.outbox import BackgroundRelay
 
 log = logging.getLogger("qlink.http")
 MAX_BODY_BYTES = 1024 * 1024  # WhatsApp webhooks are a few KiB; media never comes inline
@@ -83,6 +84,13 @@ def create_app(
         clock=clock,
     )
 
+    # Without Redis there is no `qlink worker` to send WhatsApp messages: the relay runs here.
+    relay = (
+        BackgroundRelay.for_settings(settings, db)
+        if settings.outbound_whatsapp and not settings.redis_url
+        else None
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:  # before serving, so blocking the loop for two queries delays no request
@@ -94,6 +102,8 @@ def create_app(
         app_metrics.worker_started()
         await service.start()
         await whatsapp.start()
+        if relay is not None:  # embedded: one command answers patients
+            relay.start()
         restore = _end_streams_on_exit_signals(service)
         try:
             yield
@@ -101,6 +111,8 @@ def create_app(
             restore()
             await service.stop()
             await whatsapp.stop()
+            if relay is not None:
+                await asyncio.to_thread(relay.stop)
             app_metrics.worker_stopped()
             if owned:
                 db.dispose()
@@ -124,6 +136,7 @@ def create_app(
     app.state.database = db
     app.state.signage = service
     app.state.whatsapp = whatsapp
+    app.state.relay = relay
     app.state.metrics = app_metrics
     app.state.requests = app_metrics.requests
     app.state.migration_head = ScriptDirectory.from_config(

@@ -19,6 +19,7 @@ from core.messaging import relay
 from core.messaging.outbound import Action, Outcome
 from core.patients.phones import PhoneVault
 from db.engine import ALL_TENANTS, Database
+from qlink.settings import Settings
 
 log = logging.getLogger("qlink.relay")
 Poster = Callable[[str, dict], Outcome]  # (phone_number_id, body) -> outcome
@@ -99,3 +100,38 @@ class Relay:
         )
         thread.start()
         return thread
+
+
+class BackgroundRelay:
+    """The relay on a thread of the HTTP service (``qlink serve`` without Redis).
+
+    Sweeps every ``interval`` seconds and at once on ``nudge()``; ``stop()`` waits for it.
+    """
+
+    def __init__(self, relay: Relay, close: Callable[[], None], interval: float = 0.2) -> None:
+        self.relay = relay
+        self._close = close
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings, database: Database) -> BackgroundRelay:
+        from workers.graph import GraphClient
+
+        graph = GraphClient(str(settings.whatsapp_graph_url), str(settings.whatsapp_access_token))
+        vault = PhoneVault(settings.data_key)
+        return cls(Relay(database, graph.post, vault), graph.close)
+
+    def nudge(self) -> None:
+        self.relay.nudge()
+
+    def start(self) -> None:
+        self._thread = self.relay.start_thread(self._stop, self._interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.relay.nudge()
+        if self._thread is not None:
+            self._thread.join(10)
+        self._close()

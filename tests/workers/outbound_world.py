@@ -113,9 +113,24 @@ def approve_template(session: Session, clinic: Clinic, name: str, language: str 
 
 
 def relay_once(
-    session: Session, post, *, now: dt.datetime, worker: str = "test-worker", ids=None
+    session: Session,
+    post,
+    *,
+    now: dt.datetime,
+    tenants: list[int],
+    worker: str = "test-worker",
+    ids=None,
 ) -> list[Action | None]:
-    """One relay pass inside the test's transaction (claim, journal, post, record)."""
+    """One relay pass over ``tenants``' rows inside the test's transaction.
+
+    Claim, journal, post, record; other tests' committed rows on the shared database are left.
+    """
+    if ids is None:
+        ids = list(
+            session.execute(
+                select(OutboxMessage.id).where(OutboxMessage.tenant_id.in_(tenants))
+            ).scalars()
+        )
     actions = []
     for outbox_id in relay.claim_due(session, worker=worker, now=now, outbox_ids=ids):
         attempt = relay.begin_send(session, outbox_id, worker=worker, vault=VAULT, now=now)

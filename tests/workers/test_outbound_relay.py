@@ -186,7 +186,9 @@ def _journal(session, outbox_id):
 
 def test_now_serving_intent_reaches_the_patient_in_english_and_is_recorded(session, fake, client):
     world = build_world(session)
-    assert relay_once(session, client.post, now=world.clock.at) == [None]
+    assert relay_once(
+        session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id]
+    ) == [None]
     (req,) = fake.requests
     assert req.body["to"] == "919876543210"
     assert req.body["text"]["body"].startswith("Token ") and "Room 1" in req.body["text"]["body"]
@@ -200,13 +202,15 @@ def test_now_serving_intent_reaches_the_patient_in_english_and_is_recorded(sessi
         session, world.clinic.tenant_id, since=world.clock.at - dt.timedelta(days=1)
     ) == {"service": 1}
     # a second pass finds nothing to send
-    assert relay_once(session, client.post, now=world.clock.at) == []
+    assert (
+        relay_once(session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id]) == []
+    )
     assert len(fake.requests) == 1
 
 
 def test_now_serving_in_hindi(session, fake, client):
     world = build_world(session, language="hi")
-    relay_once(session, client.post, now=world.clock.at)
+    relay_once(session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id])
     body = fake.requests[0].body["text"]["body"]
     assert body.startswith("टोकन ") and "कमरा Room 1" in body
 
@@ -214,7 +218,7 @@ def test_now_serving_in_hindi(session, fake, client):
 def test_outside_the_window_the_template_goes_instead(session, fake, client):
     world = build_world(session, window=False)
     approve_template(session, world.clinic, "qlink_now_serving")
-    relay_once(session, client.post, now=world.clock.at)
+    relay_once(session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id])
     body = fake.requests[0].body
     assert body["type"] == "template" and body["template"]["name"] == "qlink_now_serving"
     journal = _journal(session, world.outbox_id)
@@ -225,7 +229,7 @@ def test_outside_the_window_without_template_nothing_is_sent_and_it_is_recorded(
     session, fake, client
 ):
     world = build_world(session, window=False)
-    relay_once(session, client.post, now=world.clock.at)
+    relay_once(session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id])
     row = session.get(OutboxMessage, world.outbox_id)
     assert fake.requests == []
     assert row.status == "skipped" and "24-hour window" in row.last_error
@@ -235,8 +239,10 @@ def test_131047_switches_to_the_template(session, fake, client):
     world = build_world(session)  # QLink thinks the window is open; Meta disagrees
     approve_template(session, world.clinic, "qlink_now_serving")
     fake.fail_next(400, 131047, "Re-engagement message")
-    assert relay_once(session, client.post, now=world.clock.at) == [Action.TEMPLATE]
-    relay_once(session, client.post, now=world.clock.at)
+    assert relay_once(
+        session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id]
+    ) == [Action.TEMPLATE]
+    relay_once(session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id])
     assert [r.body["type"] for r in fake.requests] == ["text", "template"]
     assert session.get(OutboxMessage, world.outbox_id).status == "sent"
 
@@ -247,7 +253,7 @@ def test_server_errors_retry_with_backoff_then_fail(session, fake, client):
     now = world.clock.at
     delays = []
     for _ in range(outbound.MAX_ATTEMPTS):
-        relay_once(session, client.post, now=now)
+        relay_once(session, client.post, now=now, tenants=[world.clinic.tenant_id])
         row = session.get(OutboxMessage, world.outbox_id)
         if row.status != "pending":
             break
@@ -264,7 +270,9 @@ def test_131026_marks_undeliverable_and_later_sends_to_the_contact_are_skipped(
 ):
     world = build_world(session)
     fake.fail_next(400, 131026, "Message undeliverable")
-    assert relay_once(session, client.post, now=world.clock.at) == [Action.UNDELIVERABLE]
+    assert relay_once(
+        session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id]
+    ) == [Action.UNDELIVERABLE]
     assert _journal(session, world.outbox_id).error_code == 131026
     recipient = Recipient("919876543210", world.phone_number_id, wa_id="919876543210")
     session.add(
@@ -279,7 +287,7 @@ def test_131026_marks_undeliverable_and_later_sends_to_the_contact_are_skipped(
         )
     )
     session.flush()
-    relay_once(session, client.post, now=world.clock.at)
+    relay_once(session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id])
     assert len(fake.requests) == 1
 
 
@@ -287,7 +295,7 @@ def test_368_stops_every_send_of_the_tenant(session, fake, client):
     world = build_world(session)
     other = build_world(session, slug="clinic-other")
     fake.fail_next(403, 368, "Temporarily blocked for policies violations")
-    relay_once(session, client.post, now=world.clock.at, ids=[world.outbox_id])
+    relay_once(session, client.post, now=world.clock.at, tenants=[], ids=[world.outbox_id])
     assert outbound.tenant_blocked(session, world.clinic.tenant_id)
     assert session.get(Tenant, world.clinic.tenant_id).settings[outbound.BLOCK_KEY]["code"] == 368
     # the blocked clinic's next message is not sent; another clinic's still is
@@ -296,7 +304,8 @@ def test_368_stops_every_send_of_the_tenant(session, fake, client):
         WhatsAppMessage.__table__.delete().where(WhatsAppMessage.outbox_id == world.outbox_id)
     )
     session.flush()
-    relay_once(session, client.post, now=world.clock.at)
+    both = [world.clinic.tenant_id, other.clinic.tenant_id]
+    relay_once(session, client.post, now=world.clock.at, tenants=both)
     assert len(fake.requests) == 2
     assert session.get(OutboxMessage, world.outbox_id).status == "blocked"
     assert session.get(OutboxMessage, other.outbox_id).status == "sent"
@@ -305,7 +314,9 @@ def test_368_stops_every_send_of_the_tenant(session, fake, client):
 def test_131056_paces_the_pair_without_counting_a_failure(session, fake, client):
     world = build_world(session)
     fake.fail_next(400, 131056, "Pair rate limit hit")
-    assert relay_once(session, client.post, now=world.clock.at) == [Action.PACE]
+    assert relay_once(
+        session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id]
+    ) == [Action.PACE]
     row = session.get(OutboxMessage, world.outbox_id)
     assert row.status == "pending"
     assert row.available_at - world.clock.at >= outbound.PAIR_PACE
@@ -313,7 +324,7 @@ def test_131056_paces_the_pair_without_counting_a_failure(session, fake, client)
 
 def test_status_webhooks_move_the_lifecycle_forward_only(session, fake, client):
     world = build_world(session)
-    relay_once(session, client.post, now=world.clock.at)
+    relay_once(session, client.post, now=world.clock.at, tenants=[world.clinic.tenant_id])
     tenant_id, at = world.clinic.tenant_id, world.clock.at
     for status in ("delivered", "read", "sent"):
         assert outbound.record_status(
@@ -328,7 +339,7 @@ def test_a_reclaimed_row_whose_status_webhook_arrived_is_not_sent_again(session,
     from core.messaging import relay
     from tests.workers.outbound_world import VAULT
 
-    (outbox_id,) = relay.claim_due(session, worker="dead", now=now)
+    (outbox_id,) = relay.claim_due(session, worker="dead", now=now, outbox_ids=[world.outbox_id])
     attempt = relay.begin_send(session, outbox_id, worker="dead", vault=VAULT, now=now)
     client.post(attempt.phone_number_id, attempt.body)  # Meta took it; the worker then died
     outbound.record_status(  # Meta's "sent" webhook names the outbox id
@@ -340,8 +351,10 @@ def test_a_reclaimed_row_whose_status_webhook_arrived_is_not_sent_again(session,
         callback_data=attempt.body["biz_opaque_callback_data"],
     )
     session.flush()
-    assert relay_once(session, client.post, now=now) == []  # the lease has not run out
+    assert (
+        relay_once(session, client.post, now=now, tenants=[world.clinic.tenant_id]) == []
+    )  # the lease has not run out
     later = now + dt.timedelta(minutes=1)
-    assert relay_once(session, client.post, now=later) == [None]
+    assert relay_once(session, client.post, now=later, tenants=[world.clinic.tenant_id]) == [None]
     assert len(fake.requests) == 1
     assert session.get(OutboxMessage, outbox_id).status == "sent"
