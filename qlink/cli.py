@@ -38,6 +38,10 @@ BENCHMARKS = {
     "queue": ("qlink.bench.queue", "token issue and call-next throughput and latency"),
     "signage": ("qlink.bench.signage", "commit-to-screen latency of the SSE signage stream"),
     "search": ("qlink.bench.search", "patient search latency at 50,000 patients beside a baseline"),
+    "webhooks": (
+        "qlink.bench.webhooks",
+        "signed WhatsApp deliveries/s beside a bare HMAC endpoint",
+    ),
 }
 Handler = Callable[[Settings, argparse.Namespace], int]
 

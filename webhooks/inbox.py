@@ -9,12 +9,15 @@ committed; the Dramatiq actor calls the same ``process_delivery``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from core.clock import Clock, system_clock
+from core.errors import Conflict
 from core.messaging.inbound import (
     DeliveryReport,
     Handler,
@@ -29,6 +32,9 @@ from db.engine import Database
 log = logging.getLogger("qlink.whatsapp.inbound")
 SIGNATURE_PREFIX = "sha256="
 SWEEP_AGE = dt.timedelta(minutes=1)  # younger pending rows are probably being processed now
+SWEEP_EVERY = 60.0  # seconds between sweeps while the service runs
+CONFLICT_TRIES = 3  # a conversation that moved on meanwhile (two messages at once) is retried
+PROCESS_THREADS = 2  # processing never takes the threads the route's store needs
 
 
 class WhatsAppInbox:
@@ -50,7 +56,9 @@ class WhatsAppInbox:
         self._limiter = limiter
         self._handler = handler
         self._clock = clock
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._tasks: set[asyncio.Future[object]] = set()
+        self._executor = ThreadPoolExecutor(PROCESS_THREADS, thread_name_prefix="wa-inbound")
+        self._sweeper: asyncio.Task[None] | None = None
 
     def signature_ok(self, body: bytes, header: str) -> bool:
         """Tell whether ``X-Hub-Signature-256`` is the HMAC-SHA256 of the raw body."""
@@ -64,19 +72,27 @@ class WhatsAppInbox:
 
     def process(self, inbox_id: int) -> DeliveryReport | None:
         """Process one delivery in its own transaction; on failure it stays pending (blocking)."""
-        try:
-            with self._db.transaction(None) as session:
-                return process_delivery(
-                    session,
-                    inbox_id,
-                    vault=self._vault,
-                    limiter=self._limiter,
-                    handler=self._handler,
-                    clock=self._clock,
-                )
-        except Exception:  # left pending: the sweep retries it; the service stays up
-            log.exception("webhook inbox %s: processing failed, left for the sweep", inbox_id)
-            return None
+        for attempt in range(1, CONFLICT_TRIES + 1):
+            try:
+                return self._process_once(inbox_id)
+            except Conflict:
+                if attempt == CONFLICT_TRIES:
+                    log.warning("webhook inbox %s: still conflicting, left for the sweep", inbox_id)
+            except Exception:  # left pending: the sweep retries it; the service stays up
+                log.exception("webhook inbox %s: processing failed, left for the sweep", inbox_id)
+                return None
+        return None
+
+    def _process_once(self, inbox_id: int) -> DeliveryReport:
+        with self._db.transaction(None) as session:
+            return process_delivery(
+                session,
+                inbox_id,
+                vault=self._vault,
+                limiter=self._limiter,
+                handler=self._handler,
+                clock=self._clock,
+            )
 
     def sweep(self, *, limit: int = 100) -> int:
         """Process deliveries left pending (a crash between store and process); return how many."""
@@ -89,19 +105,34 @@ class WhatsAppInbox:
 
     def schedule(self, inbox_id: int) -> None:
         """Process ``inbox_id`` soon, off the event loop (call after the store committed)."""
-        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.process, inbox_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        loop = asyncio.get_running_loop()
+        self._track(loop.run_in_executor(self._executor, self.process, inbox_id))
+
+    def _track(self, future: asyncio.Future[object]) -> None:
+        self._tasks.add(future)
+        future.add_done_callback(self._tasks.discard)
 
     async def start(self) -> None:
-        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.sweep))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Sweep now (a previous run may have left deliveries pending) and then periodically."""
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(self._executor, self.sweep)
+            except Exception:  # a database outage must not end the sweeping
+                log.exception("webhook inbox sweep failed")
+            await asyncio.sleep(SWEEP_EVERY)
 
     async def stop(self) -> None:
         """Wait for the processing in flight (what is cut short stays pending for the sweep)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.idle()
+        self._executor.shutdown(wait=True)
 
     async def idle(self) -> None:
         """Wait until nothing is being processed (tests, benchmarks)."""
