@@ -22,6 +22,7 @@ from core.messaging.inbound import (
     DeliveryReport,
     Handler,
     Limiter,
+    note_failure,
     pending_deliveries,
     process_delivery,
     record_delivery,
@@ -71,17 +72,33 @@ class WhatsAppInbox:
             return record_delivery(session, body.decode(), now=self._clock())
 
     def process(self, inbox_id: int) -> DeliveryReport | None:
-        """Process one delivery in its own transaction; on failure it stays pending (blocking)."""
+        """Process one delivery in its own transaction; on failure it stays pending (blocking).
+
+        A failure is counted on the inbox row; after ``MAX_ATTEMPTS`` the row is set aside as
+        ``failed`` with its last error, so a delivery that can never succeed stops coming back.
+        """
         for attempt in range(1, CONFLICT_TRIES + 1):
             try:
                 return self._process_once(inbox_id)
-            except Conflict:
+            except Conflict as exc:
                 if attempt == CONFLICT_TRIES:
                     log.warning("webhook inbox %s: still conflicting, left for the sweep", inbox_id)
-            except Exception:  # left pending: the sweep retries it; the service stays up
+                    self._note(inbox_id, exc)
+            except Exception as exc:  # left pending: the sweep retries it; the service stays up
                 log.exception("webhook inbox %s: processing failed, left for the sweep", inbox_id)
+                self._note(inbox_id, exc)
                 return None
         return None
+
+    def _note(self, inbox_id: int, exc: Exception) -> None:
+        try:
+            with self._db.transaction(None) as session:
+                gave_up = note_failure(session, inbox_id, repr(exc), now=self._clock())
+        except Exception:  # the database itself is failing: the row stays pending
+            log.exception("webhook inbox %s: failure not recorded", inbox_id)
+            return
+        if gave_up:
+            log.error("webhook inbox %s: set aside as failed after repeated errors", inbox_id)
 
     def _process_once(self, inbox_id: int) -> DeliveryReport:
         with self._db.transaction(None) as session:

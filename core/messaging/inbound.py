@@ -44,6 +44,7 @@ from db.models.tenancy import WhatsAppNumber
 
 log = logging.getLogger("qlink.whatsapp.inbound")
 CHANNEL = "whatsapp"
+MAX_ATTEMPTS = 5  # a delivery whose processing failed this often is set aside as "failed"
 HANDLED_KINDS = frozenset(
     {"text", "list_reply", "button_reply", "template_button", "flow_reply", "location", "media"}
 )
@@ -123,6 +124,21 @@ def pending_deliveries(
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def note_failure(session: Session, inbox_id: int, error: str, *, now: dt.datetime) -> bool:
+    """Count a failed processing of a delivery (its own transaction rolled back); return
+    whether it was set aside as ``failed`` after ``MAX_ATTEMPTS``, so sweeps stop retrying it.
+    """
+    row = session.get(WebhookInbox, inbox_id, with_for_update=True)
+    if row is None or row.status != "pending":
+        return False
+    row.attempts += 1
+    row.last_error = error[:2000]
+    if row.attempts < MAX_ATTEMPTS:
+        return False
+    row.status, row.processed_at = "failed", now
+    return True
 
 
 def process_delivery(

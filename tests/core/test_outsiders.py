@@ -521,6 +521,7 @@ EXEMPT = {
     # a global inbox row: the clinic is read from the delivery itself (phone_number_id), and
     # each change runs under that clinic's scope (tests/web/test_whatsapp_inbound.py, outsider)
     "core.messaging.inbound.process_delivery",
+    "core.messaging.inbound.note_failure",
 }
 
 

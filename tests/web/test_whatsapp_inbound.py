@@ -390,3 +390,20 @@ def test_a_status_finds_its_message_by_the_echoed_outbox_id(inbound):
     inbound.post(delivery(change(inbound.number_a, statuses=[echoed])))
     (row,) = inbound.rows(WhatsAppMessage, WhatsAppMessage.wa_message_id == ident)
     assert row.status == "sent" and row.tenant_id == inbound.a.tenant_id
+
+
+def test_a_delivery_that_always_fails_is_set_aside_after_five_attempts(inbound):
+    def broken(session: Any, actor: Actor, *, message: InboundMessage, vault: Any) -> None:
+        raise RuntimeError("conversation bug")
+
+    inbox = WhatsAppInbox(
+        inbound.db, app_secret=inbound.secret, vault=inbound.vault, handler=broken
+    )
+    message = text_message("poison", sender="919876500091")
+    inbox_id = inbox.store(encode(delivery(change(inbound.number_a, messages=[message]))))
+    for attempt in range(1, 6):
+        assert inbox.process(inbox_id) is None
+        (row,) = inbound.rows(WebhookInbox, WebhookInbox.id == inbox_id)
+        assert row.attempts == attempt and "conversation bug" in (row.last_error or "")
+        assert row.status == ("failed" if attempt == 5 else "pending")
+    assert inbound.rows(WhatsAppMessage, WhatsAppMessage.wa_message_id == message["id"]) == []
