@@ -46,6 +46,7 @@ from signage.pages import STATIC
 from signage.service import SignageService
 from webhooks import routes as webhook_routes
 from webhooks.inbox import WhatsAppInbox
+from workers.inbox_queue import redis_enqueuer
 from workers.outbox import BackgroundRelay
 
 log = logging.getLogger("qlink.http")
@@ -82,6 +83,8 @@ def create_app(
         limiter=InboundLimiter(settings.redis_url),
         handler=inbound_handler,
         clock=clock,
+        # With Redis, `qlink worker` processes share the deliveries; without, two threads here.
+        enqueue=redis_enqueuer(settings.redis_url) if settings.redis_url else None,
     )
 
     # Without Redis there is no `qlink worker` to send WhatsApp messages: the relay runs here.

@@ -3,7 +3,8 @@
 Built by ``qlink.asgi.create_app`` and kept on ``app.state.whatsapp``; its lifespan calls
 ``start`` (a sweep for deliveries a crash left pending) and ``stop`` (waits for the tasks in
 flight). Processing runs on a worker thread in its own transaction, after the storing one
-committed; the Dramatiq actor calls the same ``process_delivery``.
+committed, or, when the composition root passes ``enqueue`` (Redis configured), in a
+``qlink worker`` process: the ``process_inbox`` actor runs the same ``InboxProcessor``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from core.clock import Clock, system_clock
@@ -38,38 +40,27 @@ CONFLICT_TRIES = 3  # a conversation that moved on meanwhile (two messages at on
 PROCESS_THREADS = 2  # processing never takes the threads the route's store needs
 
 
-class WhatsAppInbox:
-    """Signature check, storage and after-commit processing of WhatsApp deliveries."""
+Enqueue = Callable[[int], object]  # hands an inbox id to the workers (``process_inbox``)
+
+
+class InboxProcessor:
+    """Process stored deliveries, each in its own transaction (the service's threads and the
+    ``process_inbox`` Dramatiq actor share this)."""
 
     def __init__(
         self,
         database: Database,
         *,
-        app_secret: str,
         vault: PhoneVault,
         limiter: Limiter | None = None,
         handler: Handler | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self._db = database
-        self._key = app_secret.encode()
         self._vault = vault
         self._limiter = limiter
         self._handler = handler
         self._clock = clock
-        self._tasks: set[asyncio.Future[object]] = set()
-        self._executor = ThreadPoolExecutor(PROCESS_THREADS, thread_name_prefix="wa-inbound")
-        self._sweeper: asyncio.Task[None] | None = None
-
-    def signature_ok(self, body: bytes, header: str) -> bool:
-        """Tell whether ``X-Hub-Signature-256`` is the HMAC-SHA256 of the raw body."""
-        expected = SIGNATURE_PREFIX + hmac.new(self._key, body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
-
-    def store(self, body: bytes) -> int:
-        """Commit the raw delivery as a pending inbox row; return its id (blocking)."""
-        with self._db.transaction(None) as session:
-            return record_delivery(session, body.decode(), now=self._clock())
 
     def process(self, inbox_id: int) -> DeliveryReport | None:
         """Process one delivery in its own transaction; on failure it stays pending (blocking).
@@ -111,6 +102,46 @@ class WhatsAppInbox:
                 clock=self._clock,
             )
 
+
+class WhatsAppInbox:
+    """Signature check, storage and after-commit processing of WhatsApp deliveries."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        app_secret: str,
+        vault: PhoneVault,
+        limiter: Limiter | None = None,
+        handler: Handler | None = None,
+        clock: Clock = system_clock,
+        enqueue: Enqueue | None = None,
+    ) -> None:
+        self._db = database
+        self._key = app_secret.encode()
+        self._clock = clock
+        self._processor = InboxProcessor(
+            database, vault=vault, limiter=limiter, handler=handler, clock=clock
+        )
+        self._enqueue = enqueue
+        self._tasks: set[asyncio.Future[object]] = set()
+        self._executor = ThreadPoolExecutor(PROCESS_THREADS, thread_name_prefix="wa-inbound")
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def signature_ok(self, body: bytes, header: str) -> bool:
+        """Tell whether ``X-Hub-Signature-256`` is the HMAC-SHA256 of the raw body."""
+        expected = SIGNATURE_PREFIX + hmac.new(self._key, body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
+
+    def store(self, body: bytes) -> int:
+        """Commit the raw delivery as a pending inbox row; return its id (blocking)."""
+        with self._db.transaction(None) as session:
+            return record_delivery(session, body.decode(), now=self._clock())
+
+    def process(self, inbox_id: int) -> DeliveryReport | None:
+        """Process one delivery now, on this thread (see ``InboxProcessor.process``)."""
+        return self._processor.process(inbox_id)
+
     def sweep(self, *, limit: int = 100) -> int:
         """Process deliveries left pending (a crash between store and process); return how many."""
         before = self._clock() - SWEEP_AGE
@@ -121,9 +152,21 @@ class WhatsAppInbox:
         return len(ids)
 
     def schedule(self, inbox_id: int) -> None:
-        """Process ``inbox_id`` soon, off the event loop (call after the store committed)."""
+        """Process ``inbox_id`` soon, off the event loop (call after the store committed).
+
+        With an ``enqueue`` (Redis configured) the delivery goes to the ``qlink worker``
+        processes; a failed enqueue leaves the row pending for the sweep.
+        """
         loop = asyncio.get_running_loop()
-        self._track(loop.run_in_executor(self._executor, self.process, inbox_id))
+        work = self.process if self._enqueue is None else self._hand_over
+        self._track(loop.run_in_executor(self._executor, work, inbox_id))
+
+    def _hand_over(self, inbox_id: int) -> None:
+        assert self._enqueue is not None
+        try:
+            self._enqueue(inbox_id)
+        except Exception:  # Redis down: the row stays pending and the sweep processes it here
+            log.exception("webhook inbox %s: not enqueued, left for the sweep", inbox_id)
 
     def _track(self, future: asyncio.Future[object]) -> None:
         self._tasks.add(future)

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import dramatiq
 
+from core.messaging.inbound_limits import InboundLimiter
+from core.patients.phones import PhoneVault
+from db.engine import Database
+from webhooks.inbox import InboxProcessor
 from workers.broker import runtime
+from workers.inbox_queue import INBOX_QUEUE, PROCESS_INBOX
 
 runtime()  # fail loudly at import when no broker was chosen
 
@@ -24,3 +29,29 @@ def sweep_outbox() -> None:
     relay = runtime().get_relay()
     while relay.sweep():
         pass
+
+
+_inbox: InboxProcessor | None = None
+
+
+def _inbox_processor() -> InboxProcessor:
+    global _inbox
+    if _inbox is None:
+        settings = runtime().settings
+        _inbox = InboxProcessor(
+            Database.from_url(settings.database_url),
+            vault=PhoneVault(settings.data_key),
+            limiter=InboundLimiter(settings.redis_url),
+        )
+    return _inbox
+
+
+@dramatiq.actor(actor_name=PROCESS_INBOX, queue_name=INBOX_QUEUE, max_retries=0, time_limit=60_000)
+def process_inbox(inbox_id: int) -> None:
+    """Process one stored webhook delivery (enqueued by the service after the row committed).
+
+    A conversation ``Conflict`` is retried at once, a few times; any other failure is counted
+    on the row and left pending for the service's sweep (no Dramatiq retry: a row that is done
+    is skipped, so a duplicate message does nothing).
+    """
+    _inbox_processor().process(inbox_id)
