@@ -47,6 +47,7 @@ GLOBAL_TABLES = frozenset(
         "key_fingerprints",
         "audit_chain_heads",  # keyed by chain ("t:<id>" or "platform"), not by tenant
         "webhook_inbox",  # raw deliveries, stored before routing tells the tenant
+        "job_claims",  # (job, slot) runs of periodic jobs across processes, no tenant
     }
 )
 TENANT_REF = "qlink_tenant_ref"

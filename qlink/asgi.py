@@ -45,9 +45,11 @@ from signage.metrics import MULTIPROC_ENV, DatabaseCollector, ServiceMetrics
 from signage.pages import STATIC
 from signage.service import SignageService
 from webhooks import routes as webhook_routes
+from webhooks import simulator
 from webhooks.inbox import WhatsAppInbox
 from workers.inbox_queue import redis_enqueuer
 from workers.outbox import BackgroundRelay
+from workers.ticker import BackgroundTicker
 
 log = logging.getLogger("qlink.http")
 MAX_BODY_BYTES = 1024 * 1024  # WhatsApp webhooks are a few KiB; media never comes inline
@@ -93,6 +95,7 @@ def create_app(
         if settings.outbound_whatsapp and not settings.redis_url
         else None
     )
+    ticker = BackgroundTicker(db, clock) if relay is not None else None  # reminders, retention
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -107,6 +110,8 @@ def create_app(
         await whatsapp.start()
         if relay is not None:  # embedded: one command answers patients
             relay.start()
+        if ticker is not None:
+            ticker.start()
         restore = _end_streams_on_exit_signals(service)
         try:
             yield
@@ -116,6 +121,8 @@ def create_app(
             await whatsapp.stop()
             if relay is not None:
                 await asyncio.to_thread(relay.stop)
+            if ticker is not None:
+                await asyncio.to_thread(ticker.stop)
             app_metrics.worker_stopped()
             if owned:
                 db.dispose()
@@ -127,6 +134,7 @@ def create_app(
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             *signage_routes.routes,
             *webhook_routes.routes,
+            *simulator.routes_for(settings),  # only when enabled (qlink demo)
         ],
         middleware=[
             Middleware(ObservabilityMiddleware),

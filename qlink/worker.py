@@ -48,17 +48,27 @@ def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Even
     import subprocess
 
     from workers.broker import WORKER_TIMEOUT_MS, setup_broker
-    from workers.ticker import SWEEP_SECONDS, SlotClaim, run_ticker
+    from workers.ticker import (
+        REMINDER_SECONDS,
+        RETENTION_SECONDS,
+        SWEEP_SECONDS,
+        SlotClaim,
+        run_ticker,
+    )
 
     env = {**os.environ, "dramatiq_worker_timeout": WORKER_TIMEOUT_MS}
     command = [sys.executable, "-m", "dramatiq", "workers.boot"]
     command += ["--processes", str(args.processes), "--threads", str(args.threads)]
     workers = subprocess.Popen(command, env=env)
     setup_broker(settings)
-    from workers.actors import sweep_outbox
+    from workers.actors import purge_retention, send_reminders, sweep_outbox
 
     print(f"qlink worker: dramatiq pid {workers.pid} on Redis", file=sys.stderr, flush=True)
-    jobs = {"outbox_sweep": (SWEEP_SECONDS, lambda: sweep_outbox.send())}
+    jobs = {
+        "outbox_sweep": (SWEEP_SECONDS, lambda: sweep_outbox.send()),
+        "reminders": (REMINDER_SECONDS, lambda: send_reminders.send()),
+        "retention": (RETENTION_SECONDS, lambda: purge_retention.send()),
+    }
     try:
         ticker = threading.Thread(
             target=run_ticker, args=(SlotClaim(settings.redis_url), jobs, stop)

@@ -11,6 +11,7 @@ from core.messaging.inbound_limits import InboundLimiter
 from core.patients.phones import PhoneVault
 from db.engine import Database
 from webhooks.inbox import InboxProcessor
+from workers import ticker
 from workers.broker import runtime
 from workers.inbox_queue import INBOX_QUEUE, PROCESS_INBOX
 
@@ -55,3 +56,19 @@ def process_inbox(inbox_id: int) -> None:
     is skipped, so a duplicate message does nothing).
     """
     _inbox_processor().process(inbox_id)
+
+
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=60_000)
+def send_reminders() -> None:
+    """Write the appointment reminders due now (the dedupe key makes a repeat harmless)."""
+    runtime().get_relay()  # opens the database
+    if runtime().database is not None:
+        ticker.send_reminders(runtime().database)
+
+
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=600_000)
+def purge_retention() -> None:
+    """Purge message bodies past each clinic's retention (enqueued daily by the ticker)."""
+    runtime().get_relay()
+    if runtime().database is not None:
+        ticker.purge_retention(runtime().database)

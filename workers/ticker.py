@@ -1,23 +1,46 @@
 """Periodic jobs, each time slot claimed once across processes.
 
-With Redis a slot is claimed with ``SET key NX EX``; embedded (no Redis) the single process
-owns every slot. Jobs: the outbox sweep (every ``SWEEP_SECONDS``).
+With Redis a slot is claimed with ``SET key NX EX``; embedded (no Redis) with an insert into
+``job_claims`` (``core.messaging.jobs``), so two service processes never both run a slot. Jobs:
+the outbox sweep (every ``SWEEP_SECONDS``, Redis workers only), appointment reminders (every
+minute) and the retention purge (daily).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 import time
 from collections.abc import Callable
 
+from core.clock import Clock, system_clock
+from core.messaging import jobs as job_claims
+from core.messaging import reminders, retention
+from db.engine import ALL_TENANTS, Database
+
+log = logging.getLogger("qlink.ticker")
 SWEEP_SECONDS = 0.2
+REMINDER_SECONDS = 60.0
+RETENTION_SECONDS = 86_400.0
+Jobs = dict[str, tuple[float, Callable[[], object]]]
 
 
 class SlotClaim:
-    """Claim ``(job, slot)`` once: Redis ``SET NX EX`` or, without Redis, a local set."""
+    """Claim ``(job, slot)`` once: Redis ``SET NX EX``, else a ``job_claims`` row.
 
-    def __init__(self, redis_url: str | None) -> None:
+    Without Redis and without a database (a single process by construction) a local set.
+    """
+
+    def __init__(
+        self,
+        redis_url: str | None,
+        database: Database | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
         self._redis = None
+        self._db = database
+        self._clock = clock
         self._seen: set[tuple[str, int]] = set()
         if redis_url:
             import redis
@@ -27,6 +50,9 @@ class SlotClaim:
     def claim(self, job: str, slot: int, ttl: int = 60) -> bool:
         if self._redis is not None:
             return bool(self._redis.set(f"qlink:tick:{job}:{slot}", "1", nx=True, ex=ttl))
+        if self._db is not None:
+            with self._db.transaction(ALL_TENANTS) as session:
+                return job_claims.claim_slot(session, job=job, slot=slot, now=self._clock())
         key = (job, slot)
         if key in self._seen:
             return False
@@ -34,13 +60,80 @@ class SlotClaim:
         return True
 
 
+def tick(claim: SlotClaim, jobs: Jobs, now: float) -> list[str]:
+    """Run every job whose current slot this caller claims; return the names that ran."""
+    ran = []
+    for name, (period, job) in jobs.items():
+        if not claim.claim(name, int(now // period), ttl=max(2, int(period * 4))):
+            continue
+        ran.append(name)
+        try:
+            job()
+        except Exception:  # one failing job must not stop the ticker; its next slot retries
+            log.exception("periodic job %s failed", name)
+    return ran
+
+
 def run_ticker(
-    claim: SlotClaim, jobs: dict[str, tuple[float, Callable[[], None]]], stop: threading.Event
+    claim: SlotClaim,
+    jobs: Jobs,
+    stop: threading.Event,
+    now: Callable[[], float] = time.time,
 ) -> None:
     """Run each job once per slot of its period until ``stop`` is set."""
     while not stop.is_set():
-        now = time.time()
-        for name, (period, job) in jobs.items():
-            if claim.claim(name, int(now // period), ttl=max(2, int(period * 4))):
-                job()
-        stop.wait(min(period for period, _ in jobs.values()) / 2)
+        try:
+            tick(claim, jobs, now())
+        except Exception:  # the claim store is unreachable: try again next round
+            log.exception("ticker round failed")
+        stop.wait(min(min(period for period, _ in jobs.values()) / 2, 5.0))
+
+
+def send_reminders(database: Database, clock: Clock = system_clock) -> int:
+    """Write the reminder intents due now (one transaction); return how many were new."""
+    with database.transaction(ALL_TENANTS) as session:
+        return reminders.write_reminders(session, now=clock())
+
+
+def purge_retention(database: Database, clock: Clock = system_clock) -> int:
+    """Purge expired message bodies, one short transaction per batch; return how many."""
+    total = 0
+    while True:
+        with database.transaction(ALL_TENANTS) as session:
+            purged = retention.purge_batch(session, now=clock())
+        total += purged
+        if not purged:
+            break
+    with database.transaction(ALL_TENANTS) as session:
+        job_claims.prune_claims(session, now=clock())
+    return total
+
+
+def message_jobs(database: Database, clock: Clock = system_clock) -> Jobs:
+    """The reminder and retention jobs, run in this process (the embedded service)."""
+    return {
+        "reminders": (REMINDER_SECONDS, functools.partial(send_reminders, database, clock)),
+        "retention": (RETENTION_SECONDS, functools.partial(purge_retention, database, clock)),
+    }
+
+
+class BackgroundTicker:
+    """The ticker on a thread of the HTTP service (embedded: slots claimed in the database)."""
+
+    def __init__(self, database: Database, clock: Clock = system_clock) -> None:
+        self._claim = SlotClaim(None, database, clock)
+        self._jobs = message_jobs(database, clock)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=run_ticker, args=(self._claim, self._jobs, self._stop), name="qlink-ticker"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)

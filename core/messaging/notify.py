@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 
 from core.messaging.catalogue import LANGUAGES, text
 from core.messaging.messages import Message, Recipient, Template, Text
+from core.messaging.reminders import REMINDERS, NoReminder, reminder_for
 from core.patients.phones import PhoneVault
 from core.queue.events import DELAY, ETA_SHIFT, NEAR_TURN, NOW_SERVING
 from db.models import Patient, QueueToken, WhatsAppNumber
 
-INTENTS = (NOW_SERVING, NEAR_TURN, ETA_SHIFT, DELAY)
+QUEUE_INTENTS = (NOW_SERVING, NEAR_TURN, ETA_SHIFT, DELAY)
+INTENTS = (*QUEUE_INTENTS, *REMINDERS)
 TEMPLATE_PREFIX = "qlink_"  # now_serving -> template "qlink_now_serving", same parameters
 
 
@@ -40,6 +42,8 @@ def render(
     session: Session, tenant_id: int, kind: str, payload: dict[str, Any], vault: PhoneVault
 ) -> Rendered:
     """Build the message an intent stands for; raise ``NotRenderable`` when no one can get it."""
+    if kind in REMINDERS:
+        return _reminder(session, tenant_id, kind, payload, vault)
     token = session.execute(
         select(QueueToken).where(
             QueueToken.tenant_id == tenant_id, QueueToken.id == payload["token_id"]
@@ -58,6 +62,21 @@ def render(
     body = text(lang, key, **params)
     template = Template(TEMPLATE_PREFIX + key.split(".", 1)[1], lang, tuple(params.values()))
     return Rendered(recipient, Text(body), template)
+
+
+def _reminder(
+    session: Session, tenant_id: int, kind: str, payload: dict[str, Any], vault: PhoneVault
+) -> Rendered:
+    try:
+        reminder = reminder_for(session, tenant_id, kind, payload)
+    except NoReminder as exc:
+        raise NotRenderable(str(exc)) from exc
+    patient = reminder.patient
+    recipient = _recipient(session, tenant_id, reminder.branch_id, patient, vault)
+    lang = patient.preferred_language if patient.preferred_language in LANGUAGES else "en"
+    body = text(lang, reminder.key, **reminder.params)
+    name = TEMPLATE_PREFIX + reminder.key.split(".", 1)[1]
+    return Rendered(recipient, Text(body), Template(name, lang, tuple(reminder.params.values())))
 
 
 def _text_params(

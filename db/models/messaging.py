@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import (
@@ -133,3 +133,16 @@ class WhatsAppStatusEvent(IdMixin, TenantMixin, CreatedMixin, Base):
     errors: Mapped[list[Any] | None] = mapped_column(JsonDoc)
     pricing: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     inbox_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class JobClaim(Base):
+    """One run of a periodic job: ``(job, slot)`` inserted once across every process.
+
+    Global (no tenant): the embedded service's ticker claims a time slot here when there is no
+    Redis, so two service processes never run the same minute's reminders twice.
+    """
+
+    __tablename__ = "job_claims"
+    job: Mapped[str] = mapped_column(String(60), primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -510,6 +510,7 @@ EXEMPT = {
     "core.messaging.relay.begin_send",
     "core.messaging.relay.finish_send",
     "core.messaging.notify.render",
+    "core.messaging.reminders.reminder_for",
     "core.messaging.outbound.approved_template",
     "core.messaging.outbound.block_tenant",
     "core.messaging.outbound.choose_message",

@@ -116,4 +116,10 @@ TEXTS: dict[str, str] = {
     "notify.eta_shift": "Token {code}: your expected time is now about {eta}.",
     "notify.delay": "The doctor is running about {minutes} minutes late. New expected time: {eta}.",
     "notify.room": "Room {room}",
+    "notify.reminder_24h": (
+        "Reminder, {name}: your appointment with {doctor} is on {when} at {branch}."
+    ),
+    "notify.reminder_1h": (
+        "{name}, your appointment with {doctor} is in about an hour ({when}) at {branch}."
+    ),
 }

@@ -109,4 +109,10 @@ TEXTS: dict[str, str] = {
     "notify.eta_shift": "टोकन {code}: आपका अनुमानित समय अब लगभग {eta} है।",
     "notify.delay": "डॉक्टर लगभग {minutes} मिनट देर से हैं। नया अनुमानित समय: {eta}।",
     "notify.room": "कमरा {room}",
+    "notify.reminder_24h": (
+        "याद दिलाना, {name}: {doctor} के साथ आपकी अपॉइंटमेंट {when} को {branch} में है।"
+    ),
+    "notify.reminder_1h": (
+        "{name}, {doctor} के साथ आपकी अपॉइंटमेंट लगभग एक घंटे में ({when}) {branch} में है।"
+    ),
 }
