@@ -28,6 +28,7 @@ MODULE_COMMANDS = {
     "serve": ("qlink.serve", "run the webhook and TV signage service (uvicorn)"),
     "simulate": ("qlink.simulate", "simulate a whole clinic day on the configured database"),
     "worker": ("qlink.worker", "send WhatsApp messages from the outbox (Dramatiq on Redis)"),
+    "whatsapp": ("qlink.whatsapp", "WhatsApp administration: unblock --clinic SLUG"),
 }
 KEY_COMMANDS = {
     "rotate": ("qlink.rotate", "re-seal stored phone numbers under a new data key (resumable)"),

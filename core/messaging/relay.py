@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from core.messaging import outbound
 from core.messaging.graph_body import MessageShapeError, build_body
 from core.messaging.messages import SEND, Message, Template, from_payload
-from core.messaging.notify import INTENTS, NotRenderable, render
+from core.messaging.notify import INTENTS, QUEUE_INTENTS, NotRenderable, render
 from core.messaging.outbound import Action, Failed, Outcome, Sent
 from core.patients.phones import PhoneVault
 from db.models import OutboxMessage, WhatsAppMessage
@@ -217,6 +217,11 @@ def finish_send(
         _again(row, journal, now + outbound.PAIR_PACE + outbound.backoff(1, rng))
     elif action is Action.TEMPLATE:
         _again(row, journal, now)
+    elif action is Action.HOLD and row.kind in QUEUE_INTENTS:
+        # "Your turn" a day late is wrong, not late: drop it instead of holding it 24 h.
+        journal.status = "failed"
+        journal.status_at = now
+        _close(row, "dropped", now, f"{row.last_error} (queue update stale after a 24 h hold)")
     elif action is Action.HOLD:
         _again(row, journal, now + outbound.HOLD_131049)
     else:
