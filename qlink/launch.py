@@ -28,6 +28,8 @@ UI_PORT = 8501
 SERVICE_PORT = 8000
 DEMO_HOST = "0.0.0.0"  # every interface: TVs and other desks on the clinic network
 LOCAL_HOST = "127.0.0.1"
+SIMULATOR_GRAPH = "/simulator/graph/v24.0"  # the fake Graph API inside the demo service
+DEMO_ACCESS_TOKEN = "qlink-demo-access-token"  # accepted only by the simulator's fake Graph API
 
 
 def configure_demo(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +103,9 @@ def print_urls(host: str) -> None:
     """Print where each part answers, on this computer and (when listening) on the network."""
     print(f"\nReception app: http://localhost:{UI_PORT}")
     print(f"TV signage:    http://localhost:{SERVICE_PORT}/signage/main")
+    print(
+        f"WhatsApp:      http://localhost:{SERVICE_PORT}/simulator  (simulator: chat as a patient)"
+    )
     if host in (LOCAL_HOST, "localhost", "::1"):
         print("Listening on this computer only (--host 127.0.0.1).")
         return
@@ -108,6 +113,7 @@ def print_urls(host: str) -> None:
     for address in addresses:
         print(f"On the clinic network: reception http://{address}:{UI_PORT}")
         print(f"                       TV          http://{address}:{SERVICE_PORT}/signage/main")
+        print(f"                       WhatsApp    http://{address}:{SERVICE_PORT}/simulator")
     if not addresses:
         print("On the clinic network: use this computer's address with the same ports.")
     print("The demo logins are public: keep the demo on a trusted network.")
@@ -150,7 +156,7 @@ def print_summary(summary: DemoSummary, seconds: float) -> None:
 def _start_service(settings: Settings, host: str, port: int) -> subprocess.Popen[bytes]:
     """Run ``qlink serve`` (TV signage, token pages) beside the reception app."""
     command = [sys.executable, "-m", "qlink", "serve", "--host", host, "--port", str(port)]
-    return subprocess.Popen(command, env=_child_env(settings), cwd=ROOT)
+    return subprocess.Popen(command, env=_service_env(settings, host, port), cwd=ROOT)
 
 
 def _stop_service(child: subprocess.Popen[bytes]) -> None:
@@ -169,6 +175,30 @@ def _child_env(settings: Settings) -> dict[str, str]:
         "QLINK_DATABASE_URL": settings.database_url,
         "QLINK_HOME": str(settings.home),
     }
+
+
+def _service_env(settings: Settings, host: str, port: int) -> dict[str, str]:
+    """The demo service: the WhatsApp simulator on, the relay sending through its fake Graph API.
+
+    Only when WhatsApp is not configured for real: a set access token keeps its own Graph URL
+    and the simulator stays off (it refuses to run against Meta).
+    """
+    env = _child_env(settings)
+    if settings.whatsapp_access_token:
+        return env
+    return {
+        **env,
+        "QLINK_WHATSAPP_SIMULATOR": "1",
+        "WHATSAPP_GRAPH_URL": f"http://{_loopback_or(host)}:{port}{SIMULATOR_GRAPH}",
+        "WHATSAPP_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,
+    }
+
+
+def _loopback_or(host: str) -> str:
+    """Where this computer reaches a service listening on ``host``."""
+    if host in (DEMO_HOST, "localhost", "::", ""):
+        return LOCAL_HOST
+    return f"[{host}]" if ":" in host else host
 
 
 def _explain_missing_ui(settings: Settings) -> None:

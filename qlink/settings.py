@@ -17,6 +17,7 @@ DEMO_APP_SECRET = "qlink-demo-app-secret"
 DEMO_VERIFY_TOKEN = "qlink-demo-verify-token"
 DATA_KEY_FILE = "data_key"
 FLOWS_KEY_FILE = "whatsapp_flows_private_key.pem"
+_TRUE = ("1", "true", "yes", "on")
 
 
 class ConfigError(ValueError):
@@ -37,6 +38,7 @@ class Settings:
     whatsapp_flows_private_key: str | None
     home: Path
     data_key_file: Path | None  # None when the key came from QLINK_DATA_KEY
+    whatsapp_simulator: bool = False  # QLINK_WHATSAPP_SIMULATOR=1 (set by `qlink demo`)
 
     @property
     def var_dir(self) -> Path:
@@ -85,6 +87,7 @@ class Settings:
             or (str(var / FLOWS_KEY_FILE) if url.startswith("sqlite") else None),
             home=var,
             data_key_file=None if env.get("QLINK_DATA_KEY") else var / DATA_KEY_FILE,
+            whatsapp_simulator=env.get("QLINK_WHATSAPP_SIMULATOR", "").lower() in _TRUE,
         )
 
 
