@@ -89,8 +89,12 @@ def _text_params(
             return "notify.now_serving_no_room", {"code": code}
         return "notify.now_serving", {"code": code, "room": text(lang, "notify.room", room=room)}
     if kind == NEAR_TURN:
-        position = str(payload.get("position", ""))
-        return "notify.near_turn", {"code": code, "position": position, "eta": payload["eta_local"]}
+        # The engine's position is 1 for the next patient: the people ahead are one fewer.
+        ahead = max(int(payload.get("position") or 1) - 1, 0)
+        eta = payload["eta_local"]
+        if ahead == 0:
+            return "notify.near_turn_next", {"code": code, "eta": eta}
+        return "notify.near_turn", {"code": code, "ahead": str(ahead), "eta": eta}
     if kind == ETA_SHIFT:
         return "notify.eta_shift", {"code": code, "eta": payload["eta_local"]}
     if kind == DELAY:

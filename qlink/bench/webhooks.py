@@ -69,6 +69,26 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _post_from_thread(url: str, bodies: list[Any], concurrency: int) -> Any:
+    """Run the load on a thread of its own: the caller's thread may already run an event loop
+    (a test session holding Playwright's sync API does)."""
+    out: list[Any] = []
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            out.append(asyncio.run(_post_all(url, bodies, concurrency)))
+        except BaseException as exc:  # handed back to the caller below
+            failed.append(exc)
+
+    worker = threading.Thread(target=load, name="bench-webhooks-load")
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return out[0]
+
+
 def measure(
     settings: Settings, database: Database, number: str, requests: int, concurrency: int
 ) -> dict[str, Any]:
@@ -78,7 +98,7 @@ def measure(
     bare = _serve(_bare_app(secret))
     try:
         progress(f"bare HMAC endpoint: {requests} deliveries, {concurrency} connections")
-        bare_summary = asyncio.run(_post_all(bare.url, bodies, concurrency))
+        bare_summary = _post_from_thread(bare.url, bodies, concurrency)
     finally:
         bare.stop()
     before = _last_inbox_id(database)
@@ -86,7 +106,7 @@ def measure(
     service = _serve(app)
     try:
         progress(f"QLink service: {requests} deliveries, {concurrency} connections")
-        service_summary = asyncio.run(_post_all(service.url, bodies, concurrency))
+        service_summary = _post_from_thread(service.url, bodies, concurrency)
         drained = _drain(database, before, requests)
     finally:
         service.stop()

@@ -105,7 +105,8 @@ TEXTS: dict[str, str] = {
     # notify.* — queue notifications from the token engine's intents (core.messaging.notify)
     "notify.now_serving": "टोकन {code}, कृपया {room} में जाएँ।",
     "notify.now_serving_no_room": "टोकन {code}, आपकी बारी है। कृपया डेस्क पर आएँ।",
-    "notify.near_turn": "टोकन {code}: आपसे पहले {position} लोग हैं। अनुमानित समय {eta}।",
+    "notify.near_turn": "टोकन {code}: आपसे पहले {ahead} लोग हैं। अनुमानित समय {eta}।",
+    "notify.near_turn_next": "टोकन {code}: अगली बारी आपकी है। अनुमानित समय {eta}।",
     "notify.eta_shift": "टोकन {code}: आपका अनुमानित समय अब लगभग {eta} है।",
     "notify.delay": "डॉक्टर लगभग {minutes} मिनट देर से हैं। नया अनुमानित समय: {eta}।",
     "notify.room": "कमरा {room}",
