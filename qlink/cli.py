@@ -43,6 +43,10 @@ BENCHMARKS = {
         "qlink.bench.webhooks",
         "signed WhatsApp deliveries/s beside a bare HMAC endpoint",
     ),
+    "whatsapp-burst": (
+        "qlink.bench.whatsapp_burst",
+        "200 new patients converse at once: replies, latency, no lost/doubled messages",
+    ),
 }
 Handler = Callable[[Settings, argparse.Namespace], int]
 
