@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 from core.clock import system_clock
 from db.engine import ALL_TENANTS, Database, make_engine
 from db.migrate import upgrade
-from db.models import Appointment, OutboxMessage, Patient, QueueToken
+from db.models import Appointment, OutboxMessage, Patient, QueueToken, WhatsAppMessage
 from qlink import builder
 from qlink.asgi import create_app
 from qlink.bench.common import positive_int, progress, safe_url, summarise, table
@@ -56,6 +56,7 @@ STEP_TIMEOUT = 120.0  # seconds a patient waits for the replies to one message
 DRAIN_TIMEOUT = 120.0
 POLL = 0.05  # seconds between the outbox reads that tell a patient their replies all arrived
 BOOK_TRIES = 20
+POST_TRIES = 3
 WARM_UP = 8  # "hi" messages answered before the burst starts
 
 
@@ -303,6 +304,7 @@ class Burst:
     unanswered: int = 0
     booked: int = 0
     races_lost: int = 0
+    reposted: int = 0
 
     async def exchange(
         self, clinic: BenchClinic, sender: str, message: dict[str, Any]
@@ -314,7 +316,16 @@ class Burst:
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
         future = self.replies.expect(mid)
         started = time.perf_counter()
-        response = await self.client.post("/webhooks/whatsapp", content=body, headers=headers)
+        for attempt in range(POST_TRIES):
+            try:
+                response = await self.client.post(
+                    "/webhooks/whatsapp", content=body, headers=headers
+                )
+                break
+            except httpx.TransportError:  # a keep-alive connection the server just closed
+                if attempt == POST_TRIES - 1:
+                    raise
+                self.reposted += 1  # Meta redelivers too: the inbox dedupes by wamid
         response.raise_for_status()
         try:
             ids = await asyncio.wait_for(future, STEP_TIMEOUT)
@@ -354,7 +365,9 @@ async def _patient(burst: Burst, clinic: BenchClinic, index: int) -> None:
     departments = await tap("menu:book")
     doctors = await tap(_rows(departments)[0])
     dates = await tap(_rows(doctors)[index % len(_rows(doctors))])
-    slots = [r for r in _rows(await tap(_rows(dates)[0])) if r.startswith("slot:")]
+    days = [r for r in _rows(dates) if r.startswith("date:")]  # a "more:" row pages on
+    day = days[index // 2 % len(days)]  # spread over the days offered
+    slots = [r for r in _rows(await tap(day)) if r.startswith("slot:")]
     await tap(slots[index % len(slots)])
     for attempt in range(BOOK_TRIES):
         answer = await tap("book:yes", "button_reply")
@@ -521,6 +534,15 @@ def _checks(
                 Appointment.tenant_id.in_(tenant_ids), Appointment.status != "cancelled"
             )
         ).all()
+        throttled = session.scalar(
+            select(func.count())
+            .select_from(WhatsAppMessage)
+            .where(
+                WhatsAppMessage.tenant_id.in_(tenant_ids),
+                WhatsAppMessage.direction == "in",
+                WhatsAppMessage.status == "throttled",
+            )
+        )
         patients = session.scalar(
             select(func.count()).select_from(Patient).where(Patient.tenant_id.in_(tenant_ids))
         )
@@ -549,6 +571,8 @@ def _checks(
         "double_booked_slots": sum(1 for n in slots.values() if n > 1),
         "booked_by_conversation": burst.booked,
         "slot_races_lost": burst.races_lost,
+        "inbound_throttled": throttled,
+        "webhook_posts_repeated": burst.reposted,
     }
 
 
@@ -584,7 +608,9 @@ def render(report: dict[str, Any]) -> str:
         f"slot races lost (then an offered slot taken) {report['slot_races_lost']}",
         f"patients with one token {report['patients_with_one_token']}, with one booking "
         f"{report['patients_with_one_booking']} (of {report['patients']}); "
-        f"failed patients {report['patients_failed']}, unanswered messages {report['unanswered']}",
+        f"failed patients {report['patients_failed']}, unanswered messages {report['unanswered']} "
+        f"(throttled by the per-sender limit: {report['inbound_throttled']}); "
+        f"deliveries posted again after a dropped connection {report['webhook_posts_repeated']}",
         "verdict: " + ("OK" if report["ok"] else "FAILED"),
     ]
     if report["first_failure"]:
