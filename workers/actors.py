@@ -53,9 +53,12 @@ def process_inbox(inbox_id: int) -> None:
 
     A conversation ``Conflict`` is retried at once, a few times; any other failure is counted
     on the row and left pending for the service's sweep (no Dramatiq retry: a row that is done
-    is skipped, so a duplicate message does nothing).
+    is skipped, so a duplicate message does nothing). The replies it wrote are sent at once
+    from this thread (one relay pass) rather than at the next outbox tick.
     """
-    _inbox_processor().process(inbox_id)
+    report = _inbox_processor().process(inbox_id)
+    if report is not None and report.handled:
+        runtime().get_relay().sweep()
 
 
 @dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=60_000)
