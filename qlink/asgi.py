@@ -37,6 +37,7 @@ from core.signage.feed import queue_depth
 from db.engine import ALL_TENANTS, Database
 from db.migrate import alembic_config
 from db.models.queue import ACTIVE_TOKEN_STATUSES
+from qlink import conversation
 from qlink.keys import check_data_key
 from qlink.middleware import BodyLimitMiddleware, ObservabilityMiddleware, SecurityHeadersMiddleware
 from qlink.settings import Settings
@@ -83,7 +84,7 @@ def create_app(
         app_secret=settings.whatsapp_app_secret,
         vault=PhoneVault(settings.data_key),
         limiter=InboundLimiter(settings.redis_url),
-        handler=inbound_handler,
+        handler=inbound_handler or conversation.inbound_handler(settings),
         clock=clock,
         # With Redis, `qlink worker` processes share the deliveries; without, two threads here.
         enqueue=redis_enqueuer(settings.redis_url) if settings.redis_url else None,

@@ -188,6 +188,7 @@ def _service_env(settings: Settings, host: str, port: int) -> dict[str, str]:
         return env
     return {
         **env,
+        "QLINK_PUBLIC_URL": env.get("QLINK_PUBLIC_URL") or f"http://localhost:{port}",
         "QLINK_WHATSAPP_SIMULATOR": "1",
         "WHATSAPP_GRAPH_URL": f"http://{_loopback_or(host)}:{port}{SIMULATOR_GRAPH}",
         "WHATSAPP_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,

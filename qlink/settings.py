@@ -39,6 +39,7 @@ class Settings:
     home: Path
     data_key_file: Path | None  # None when the key came from QLINK_DATA_KEY
     whatsapp_simulator: bool = False  # QLINK_WHATSAPP_SIMULATOR=1 (set by `qlink demo`)
+    public_url: str = ""  # QLINK_PUBLIC_URL: the service as patients' phones reach it (links)
 
     @property
     def var_dir(self) -> Path:
@@ -88,6 +89,7 @@ class Settings:
             home=var,
             data_key_file=None if env.get("QLINK_DATA_KEY") else var / DATA_KEY_FILE,
             whatsapp_simulator=env.get("QLINK_WHATSAPP_SIMULATOR", "").lower() in _TRUE,
+            public_url=env.get("QLINK_PUBLIC_URL", "").rstrip("/"),
         )
 
 

@@ -10,6 +10,7 @@ import dramatiq
 from core.messaging.inbound_limits import InboundLimiter
 from core.patients.phones import PhoneVault
 from db.engine import Database
+from qlink.conversation import inbound_handler
 from webhooks.inbox import InboxProcessor
 from workers import ticker
 from workers.broker import runtime
@@ -43,6 +44,7 @@ def _inbox_processor() -> InboxProcessor:
             Database.from_url(settings.database_url),
             vault=PhoneVault(settings.data_key),
             limiter=InboundLimiter(settings.redis_url),
+            handler=inbound_handler(settings),
         )
     return _inbox
 

@@ -15,10 +15,9 @@ only (ORM filter and row-level security), so a delivery for clinic A cannot touc
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock, system_clock
 from core.context import Actor
 from core.errors import ValidationFailed
+from core.messaging.conversation import handle_inbound
 from core.messaging.inbound_identity import change_identity
 from core.messaging.inbound_payload import (
     Message,
@@ -60,25 +60,6 @@ class Handler(Protocol):
 
 class Limiter(Protocol):
     def allow(self, phone_number_id: str, contact_key: str) -> bool: ...
-
-
-def _ignore_inbound(
-    session: Session, actor: Actor, *, message: InboundMessage, vault: PhoneVault
-) -> None:
-    """Accept a message and do nothing (until the conversation module exists)."""
-
-
-def conversation_handler() -> Handler:
-    """Return ``core.messaging.conversation.handle_inbound``, or ``_ignore_inbound`` without it."""
-    name = "core.messaging.conversation"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return _ignore_inbound
-    # The package may exist before its entry point does (it is being written alongside).
-    return cast(Handler, getattr(module, "handle_inbound", _ignore_inbound))
 
 
 @dataclass
@@ -160,9 +141,7 @@ def process_delivery(
     if row is None or row.status != "pending":
         report.already_done = True
         return report
-    run = _Run(
-        session, inbox_id, vault, limiter, handler or conversation_handler(), clock(), clock, report
-    )
+    run = _Run(session, inbox_id, vault, limiter, handler or handle_inbound, clock(), clock, report)
     row.attempts += 1
     try:
         delivery = parse_delivery(row.body or "")

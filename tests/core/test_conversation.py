@@ -375,3 +375,18 @@ def test_both_catalogues_have_the_same_keys_and_fit_metas_limits():
             in ("yes", "other", "no", "cancel", "reschedule", "keep", "skip", "parent", "guardian")
         ]
         assert all(len(table[k]) <= 20 for k in buttons_), buttons_
+
+
+def test_the_services_conversation_signs_links_for_its_public_url(session, chat, ravi, tmp_path):
+    from qlink.conversation import inbound_handler
+    from qlink.settings import Settings
+    from tests.core.conversation_support import VAULT, replies_to
+
+    settings = Settings.from_env(
+        {"QLINK_PUBLIC_URL": "https://clinic.example/", "QLINK_SECRET_KEY": "s" * 40},
+        home=tmp_path,
+    )
+    message = chat.inbound("text", text="CHECKIN main")
+    inbound_handler(settings)(session, chat.actor, message=message, vault=VAULT)
+    reply = texts(replies_to(session, chat.clinic, message.wa_message_id))
+    assert "Follow your place live: https://clinic.example/t/" in reply
