@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
+T = TypeVar("T")
 BARRIER_TIMEOUT = 120.0
 
 
@@ -173,3 +175,27 @@ def safe_url(url: str) -> str:
 def progress(message: str) -> None:
     """Report progress on stderr, so ``--json`` output on stdout stays one clean object."""
     print(message, file=sys.stderr, flush=True)
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run the coroutine ``make()`` builds on a thread of its own and return its result.
+
+    The caller's thread may already run an event loop (a test session holding Playwright's
+    sync API does), where ``asyncio.run`` refuses; the coroutine is created in the new thread,
+    so a refusal never leaves one un-awaited.
+    """
+    out: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(asyncio.run(make()))
+        except BaseException as exc:  # handed back to the caller below
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="bench-async")
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return out[0]

@@ -37,7 +37,7 @@ from db.engine import ALL_TENANTS, Database, make_engine
 from db.migrate import upgrade
 from db.models.messaging import WebhookInbox
 from qlink.asgi import create_app
-from qlink.bench.common import positive_int, progress, safe_url, summarise, table
+from qlink.bench.common import positive_int, progress, run_async, safe_url, summarise, table
 from qlink.builder import ClinicSpec, open_clinic
 from qlink.settings import Settings
 
@@ -69,26 +69,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _post_from_thread(url: str, bodies: list[Any], concurrency: int) -> Any:
-    """Run the load on a thread of its own: the caller's thread may already run an event loop
-    (a test session holding Playwright's sync API does)."""
-    out: list[Any] = []
-    failed: list[BaseException] = []
-
-    def load() -> None:
-        try:
-            out.append(asyncio.run(_post_all(url, bodies, concurrency)))
-        except BaseException as exc:  # handed back to the caller below
-            failed.append(exc)
-
-    worker = threading.Thread(target=load, name="bench-webhooks-load")
-    worker.start()
-    worker.join()
-    if failed:
-        raise failed[0]
-    return out[0]
-
-
 def measure(
     settings: Settings, database: Database, number: str, requests: int, concurrency: int
 ) -> dict[str, Any]:
@@ -98,7 +78,7 @@ def measure(
     bare = _serve(_bare_app(secret))
     try:
         progress(f"bare HMAC endpoint: {requests} deliveries, {concurrency} connections")
-        bare_summary = _post_from_thread(bare.url, bodies, concurrency)
+        bare_summary = run_async(lambda: _post_all(bare.url, bodies, concurrency))
     finally:
         bare.stop()
     before = _last_inbox_id(database)
@@ -106,7 +86,7 @@ def measure(
     service = _serve(app)
     try:
         progress(f"QLink service: {requests} deliveries, {concurrency} connections")
-        service_summary = _post_from_thread(service.url, bodies, concurrency)
+        service_summary = run_async(lambda: _post_all(service.url, bodies, concurrency))
         drained = _drain(database, before, requests)
     finally:
         service.stop()

@@ -46,7 +46,7 @@ from db.migrate import upgrade
 from db.models import Appointment, OutboxMessage, Patient, QueueToken, WhatsAppMessage
 from qlink import builder
 from qlink.asgi import create_app
-from qlink.bench.common import positive_int, progress, safe_url, summarise, table
+from qlink.bench.common import positive_int, progress, run_async, safe_url, summarise, table
 from qlink.bench.webhooks import _serve
 from qlink.settings import Settings
 
@@ -84,7 +84,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         clinics = _clinics(database, args.patients)
         if settings.redis_url:
             worker = _start_worker(settings, args.processes, args.threads)
-        report = asyncio.run(_measure(settings, database, fake, clinics, args.patients))
+        report = run_async(lambda: _measure(settings, database, fake, clinics, args.patients))
         report["mode"] = (
             f"Redis + {args.processes}×{args.threads} qlink worker"
             if settings.redis_url
