@@ -287,6 +287,7 @@
     var count = lanes.length + pools.length;
     el.lanes.dataset.count = String(count);
     el.app.classList.toggle("many", count > 3);
+    el.app.classList.toggle("full", count > 4); // five or six doctors: a smaller call panel
     el.app.classList.toggle("crowded", count > 6);
     el.lanes.replaceChildren(frag);
   }
