@@ -208,6 +208,22 @@ def access_department(session: Session, actor: Actor, department_id: int) -> Dep
     return load_owned(session, actor, Department, department_id, "Department")
 
 
+def branch_departments(session: Session, actor: Actor, *, branch_id: int) -> list[Department]:
+    """Return the active departments of a branch of the actor's clinic, by name."""
+    branch = access_branch(session, actor, branch_id)
+    return list(
+        session.scalars(
+            select(Department)
+            .where(
+                Department.tenant_id == branch.tenant_id,
+                Department.branch_id == branch.id,
+                Department.active.is_(True),
+            )
+            .order_by(Department.name)
+        )
+    )
+
+
 def branch_by_slug(session: Session, actor: Actor, slug: str) -> Branch:
     tenant_id = tenant_of(session, actor)
     branch = session.scalar(

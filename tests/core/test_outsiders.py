@@ -144,6 +144,9 @@ NOT_FOUND: dict[Callable[..., Any], Call] = {
     tenancy.access_department: lambda w, who: tenancy.access_department(
         w.s, w.actor(who), w.a.department.id
     ),
+    tenancy.branch_departments: lambda w, who: tenancy.branch_departments(
+        w.s, w.actor(who), branch_id=w.a.branch.id
+    ),
     doctors.access_doctor: lambda w, who: doctors.access_doctor(w.s, w.actor(who), w.doctor),
     registry.access_patient: lambda w, who: registry.access_patient(
         w.s, w.actor(who), w.patient.id

@@ -28,8 +28,8 @@ from core.messaging.messages import Button, Buttons, Row
 from core.scheduling.booking import book_appointment, reschedule_appointment
 from core.scheduling.doctors import access_doctor
 from core.scheduling.slots import Slot, free_slots
-from core.tenancy import access_department
-from db.models import Department, Doctor
+from core.tenancy import access_department, branch_departments
+from db.models import Doctor
 
 DEPARTMENT, DOCTOR, DATE, SLOT, CONFIRM = (
     "book.department",
@@ -47,15 +47,7 @@ def start_booking(turn: Turn) -> None:
 
 
 def _show_departments(turn: Turn, page: int) -> None:
-    departments = turn.session.scalars(
-        select(Department)
-        .where(
-            Department.tenant_id == turn.tenant_id,
-            Department.branch_id == turn.branch_id,
-            Department.active.is_(True),
-        )
-        .order_by(Department.name)
-    ).all()
+    departments = branch_departments(turn.session, turn.actor, branch_id=turn.branch_id)
     if not departments:
         turn.say("conv.book.no_departments")
         turn.go(IDLE)

@@ -20,8 +20,8 @@ from core.messaging.messages import Row
 from core.queue.issuing import issue_token
 from core.signage.links import link_expiry, sign_token_ref
 from core.signage.token_view import token_view
-from core.tenancy import access_department, branch_by_slug, tenant_timezone
-from db.models import Appointment, Department, Doctor, QueueToken
+from core.tenancy import access_department, branch_by_slug, branch_departments, tenant_timezone
+from db.models import Appointment, Doctor, QueueToken
 from db.models.queue import ACTIVE_TOKEN_STATUSES
 
 CHECKIN_WORD = "CHECKIN"
@@ -75,15 +75,7 @@ def check_in(turn: Turn, slug: str) -> None:
         )
         tell_token(turn, token.id)
         return
-    departments = turn.session.scalars(
-        select(Department)
-        .where(
-            Department.tenant_id == turn.tenant_id,
-            Department.branch_id == branch.id,
-            Department.active.is_(True),
-        )
-        .order_by(Department.name)
-    ).all()
+    departments = branch_departments(turn.session, turn.actor, branch_id=branch.id)
     if len(departments) == 1:
         _walk_in(turn, departments[0].id)
         return
