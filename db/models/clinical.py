@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     Float,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -168,3 +169,24 @@ class Document(IdMixin, TenantMixin, CreatedMixin, Base):
     storage_key: Mapped[str] = mapped_column(String(200))
     uploaded_by: Mapped[int | None] = mapped_column(BigId)
     retracted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def mime(self) -> str:
+        return self.content_type
+
+    @property
+    def size(self) -> int:
+        return self.size_bytes
+
+    @property
+    def created_by(self) -> int | None:
+        return self.uploaded_by
+
+
+class DocumentContent(IdMixin, TenantMixin, CreatedMixin, Base):
+    """The bytes of a document stored in the database (``storage_key`` ``db:<uuid>``)."""
+
+    __tablename__ = "document_contents"
+    __table_args__ = (UniqueConstraint("tenant_id", "document_id"),)
+    document_id: Mapped[int] = tenant_ref("documents", ondelete="CASCADE")
+    content: Mapped[bytes] = mapped_column(LargeBinary)

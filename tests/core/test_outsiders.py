@@ -31,6 +31,7 @@ from core.analytics import no_show, peaks
 from core.auth import users
 from core.clock import FrozenClock
 from core.context import Actor, load_owned
+from core.documents import store as documents
 from core.errors import (
     DoctorNotAvailable,
     DomainError,
@@ -69,6 +70,7 @@ DAY = dt.date(2026, 12, 7)
 SLOT = dt.datetime(2026, 12, 7, 6, 30, tzinfo=dt.UTC)  # 12:00 local, a free slot
 LATER = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)  # 15:00 local
 RULES = QueueRules()
+PDF = b"%PDF-1.7\n%%EOF\n"
 
 
 @dataclasses.dataclass
@@ -84,6 +86,7 @@ class World:
     appointment: int
     token: int
     allergy: int
+    document: int
 
     def actor(self, who: Clinic) -> Actor:
         """The clinic's system actor (every permission, so only the tenant wall can refuse)."""
@@ -121,6 +124,9 @@ def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
         kind="walk_in",
     )
     allergy = background.add_allergy(session, desk, patient.id, substance="Penicillin")
+    document = documents.save_document(
+        session, desk, patient_id=patient.id, kind="receipt", filename="R.pdf", content=PDF
+    )
     return World(
         session,
         clinic_a,
@@ -131,6 +137,7 @@ def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
         appointment.id,
         token.id,
         allergy.id,
+        document.id,
     )
 
 
@@ -358,6 +365,18 @@ NOT_FOUND: dict[Callable[..., Any], Call] = {
     lifecycle.transfer_token: lambda w, who: lifecycle.transfer_token(
         w.s, w.actor(who), token_id=w.token, to_doctor_id=w.doctor
     ),
+    documents.save_document: lambda w, who: documents.save_document(
+        w.s, w.actor(who), patient_id=w.patient.id, kind="receipt", filename="R.pdf", content=PDF
+    ),
+    documents.access_document: lambda w, who: documents.access_document(
+        w.s, w.actor(who), w.document
+    ),
+    documents.document_content: lambda w, who: documents.document_content(
+        w.s, w.actor(who), w.document
+    ),
+    documents.send_document: lambda w, who: documents.send_document(
+        w.s, w.actor(who), document_id=w.document, caption="Your receipt"
+    ),
     # helpers taking a tenant id from a caller that checked it: clinic_b's id must find nothing
     views.load_patient: lambda w, who: views.load_patient(w.s, who.tenant_id, w.patient.id),
     place.queue_place: lambda w, who: place.queue_place(w.s, who.tenant_id, w.a.department.id),
@@ -412,6 +431,7 @@ SEES_NOTHING: dict[Callable[..., Any], Call] = {
         doctor_id=w.doctor,
         slots=[slots.resolve_slot(w.s, w.a.tenant_id, doctor_id=w.doctor, slot_start=SLOT)],
     ).get(SLOT),
+    documents.stored_bytes: lambda w, who: documents.stored_bytes(w.s, who.tenant_id, w.document),
     feed.branch_events: lambda w, who: feed.branch_events(
         w.s, who.tenant_id, w.a.branch.id, after=0
     ),
@@ -504,6 +524,10 @@ EXEMPT = {
     "core.queue.issue_sql.give_back",
     "core.scheduling.seats.take_seat",
     "core.scheduling.seats.take_extra_seat",
+    # appointment statuses moved by issue_token, the token lifecycle and the day-end expiry,
+    # which loaded the token or appointment (or the clinic's branches) first
+    "core.scheduling.attendance.follow_visit",
+    "core.scheduling.attendance.mark_no_shows",
     # arithmetic over a roster or candidates its caller loaded (tenant-scoped counts inside)
     "core.queue.allocation.choose_doctor",
     "core.queue.calling.department_loads",

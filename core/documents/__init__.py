@@ -1,0 +1,1 @@
+"""A patient's documents: PDFs QLink generates (receipts, prescriptions) and the files kept."""
