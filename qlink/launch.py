@@ -23,7 +23,7 @@ from qlink.seed import DemoSummary, seed_demo
 from qlink.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-RECEPTION_APP = ROOT / "apps" / "reception" / "app.py"
+RECEPTION_APP = ROOT / "apps" / "reception" / "main.py"  # the st.App entry (sign-in routes)
 UI_PORT = 8501
 SERVICE_PORT = 8000
 DEMO_HOST = "0.0.0.0"  # every interface: TVs and other desks on the clinic network

@@ -1,4 +1,9 @@
-"""Sign-in gate for the staff apps: the session secret lives in ``st.session_state``."""
+"""Sign-in gate for the staff apps.
+
+The session secret arrives in the signed HttpOnly cookie the ``/auth/login`` route sets (so a
+reload keeps the desk signed in) and is remembered in ``st.session_state`` for the script's
+reruns; tests, which cannot send cookies through AppTest, put a secret there directly.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from apps.common import session_cookie
 from apps.common.runtime import Runtime
-from core.auth.users import IDLE_TIMEOUT, authenticate, resume_session, sign_out
+from apps.common.signin_routes import LOGIN, LOGOUT
+from core.auth.users import IDLE_TIMEOUT, resume_session
 from core.clock import system_clock
 from core.context import Actor
 from core.errors import AuthenticationFailed, DomainError
@@ -18,6 +25,7 @@ SECRET = "qlink_session_secret"
 STAFF = "qlink_staff"
 NOTICE = "qlink_signin_notice"
 SEEN = "qlink_session_seen_at"
+BRANCH = "qlink_branch"
 ROLE_NAMES = {
     "clinic_admin": "Clinic admin",
     "receptionist": "Reception",
@@ -37,6 +45,22 @@ class Staff:
     @property
     def role_name(self) -> str:
         return ROLE_NAMES.get(self.actor.role, self.actor.role)
+
+    @property
+    def branch_id(self) -> int | None:
+        """The branch this desk works at: the sidebar's choice, else the user's home branch."""
+        if self.desk is None or not self.desk.branches:
+            return None
+        ids = [b.id for b in self.desk.branches]
+        chosen = st.session_state.get(BRANCH)
+        if chosen in ids:
+            return int(chosen)
+        return self.desk.home_branch_id if self.desk.home_branch_id in ids else ids[0]
+
+    @property
+    def branch_name(self) -> str:
+        names = {b.id: b.name for b in self.desk.branches} if self.desk else {}
+        return names.get(self.branch_id or 0, "")
 
 
 def resume(rt: Runtime) -> Staff | None:
@@ -76,39 +100,34 @@ def current() -> Staff:
 
 
 def sign_in_page(rt: Runtime) -> None:
-    """Render the sign-in form; on success remember the session and rerun into the app."""
+    """Show why the desk is signed out and the way to the sign-in form (an HTTP route)."""
     _, middle, _ = st.columns([1, 1.2, 1])
     with middle:
         st.title("QLink reception")
         notice = st.session_state.pop(NOTICE, None)
         if notice:
             st.warning(notice)
-        with st.form("sign_in"):
-            username = st.text_input("Username", key="signin_username", autocomplete="username")
-            password = st.text_input(
-                "Password", type="password", key="signin_password", autocomplete="current-password"
-            )
-            clinic = st.text_input(
-                "Clinic (optional)",
-                key="signin_clinic",
-                help="Your clinic's short name; needed only if your username exists in several.",
-            )
-            submitted = st.form_submit_button("Sign in", key="signin_submit", type="primary")
-    if submitted:
-        with middle:
-            _sign_in(rt, username or "", password or "", (clinic or "").strip() or None)
+        st.markdown(
+            f'<a class="ql-signin" href="{LOGIN}" target="_self">Sign in</a>',
+            unsafe_allow_html=True,
+        )
 
 
-def sign_out_button(rt: Runtime) -> None:
-    """Render the sign-out button; a click ends the session server-side too."""
-    if st.button("Sign out", key="sign_out", icon=":material/logout:", width="stretch"):
-        secret = st.session_state.get(SECRET)
-        if secret:
-            with rt.db.transaction(ALL_TENANTS) as session:
-                sign_out(session, secret, now=system_clock())
-        forget()
-        st.session_state[NOTICE] = "You have signed out."
-        st.rerun()
+def sidebar(staff: Staff) -> None:
+    """Render who is signed in, the branch switcher (several branches) and the sign-out link."""
+    desk = staff.desk
+    if desk is not None:
+        st.markdown(f"**{desk.user_name}**  \n{desk.clinic_name}")
+        if len(desk.branches) > 1:
+            ids = [b.id for b in desk.branches]
+            names = {b.id: b.name for b in desk.branches}
+            st.session_state[BRANCH] = staff.branch_id
+            st.selectbox("Branch", ids, format_func=names.__getitem__, key=BRANCH)
+    st.caption(f"Signed in as {staff.role_name}")
+    st.markdown(
+        f'<a class="ql-signout" href="{LOGOUT}" target="_self">Sign out</a>',
+        unsafe_allow_html=True,
+    )
 
 
 def forget() -> None:
@@ -117,24 +136,8 @@ def forget() -> None:
         st.session_state.pop(key, None)
 
 
-def _sign_in(rt: Runtime, username: str, password: str, clinic: str | None) -> None:
-    if not username.strip() or not password:
-        st.error("Enter your username and password.")
-        return
-    # The failure count is written too, so the transaction commits whatever the outcome.
-    with rt.db.transaction(ALL_TENANTS) as session:
-        attempt = authenticate(
-            session, username=username, password=password, clinic=clinic, now=system_clock()
-        )
-    if attempt.error is not None or attempt.secret is None:
-        st.error(attempt.error.message if attempt.error else "Sign-in failed")
-        return
-    st.session_state[SECRET] = attempt.secret
-    st.rerun()
-
-
 def _resume_actor(rt: Runtime) -> Actor | None:
-    secret = st.session_state.get(SECRET)
+    secret = _cookie_secret(rt) or st.session_state.get(SECRET)
     if not secret:
         return None
     try:
@@ -144,8 +147,21 @@ def _resume_actor(rt: Runtime) -> Actor | None:
         forget()
         st.session_state[NOTICE] = exc.message
         return None
+    st.session_state[SECRET] = secret
     st.session_state[SEEN] = system_clock()
     return actor
+
+
+def _cookie_secret(rt: Runtime) -> str | None:
+    """The session secret of this browser's cookie (None without one, or a forged one)."""
+    try:
+        value = st.context.cookies.get(session_cookie.COOKIE)
+    except (AttributeError, RuntimeError):  # no browser connection (a bare script run)
+        return None
+    secret = session_cookie.unseal(rt.settings.secret_key, value)
+    if value and secret is None:
+        st.session_state[NOTICE] = "Your session has expired; please sign in again"
+    return secret
 
 
 def _desk(rt: Runtime, actor: Actor) -> Desk | None:

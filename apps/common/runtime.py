@@ -39,10 +39,15 @@ class NotReady(Exception):
 def runtime() -> Runtime:
     """Return this process's runtime, or show why there is none and stop the script."""
     try:
-        return _build(tuple(os.environ.get(name, "") for name in _ENV_KEYS))
+        return load_runtime()
     except NotReady as exc:
         st.error(str(exc))
         st.stop()
+
+
+def load_runtime() -> Runtime:
+    """Return this process's runtime (shared with the sign-in routes); ``NotReady`` if none."""
+    return _build(tuple(os.environ.get(name, "") for name in _ENV_KEYS))
 
 
 @st.cache_resource(show_spinner=False)

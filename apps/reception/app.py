@@ -1,4 +1,7 @@
-"""QLink reception app: the router. Signed out → sign-in; signed in → pages the role may use."""
+"""QLink reception app: the router. Signed out → sign-in; signed in → pages the role may use.
+
+Run through ``apps/reception/main.py`` (the ``st.App`` entry with the sign-in routes).
+"""
 
 from __future__ import annotations
 
@@ -26,17 +29,25 @@ if staff is None:
     st.navigation([sign_in], position="hidden").run()
     st.stop()
 
-pages = []
-if can(staff.actor, "appointment.read"):
-    pages.append(st.Page(VIEWS / "day_board.py", title="Day board", icon=":material/view_week:"))
-if can(staff.actor, "patient.search"):
-    pages.append(st.Page(VIEWS / "patients.py", title="Patients", icon=":material/search:"))
+
+def allowed(permission: str, view: str, title: str, icon: str) -> list[st.Page]:
+    """The page when the role has the permission and the view exists (others add theirs)."""
+    if not can(staff.actor, permission) or not (VIEWS / view).exists():
+        return []
+    return [st.Page(VIEWS / view, title=title, icon=icon)]
+
+
+pages = [
+    *allowed("queue.issue", "desk.py", "Desk", ":material/support_agent:"),
+    *allowed("appointment.read", "day_board.py", "Day board", ":material/view_week:"),
+    *allowed("appointment.read", "calendar.py", "Calendar", ":material/calendar_month:"),
+    *allowed("patient.search", "patients.py", "Patients", ":material/search:"),
+    *allowed("patient.read", "patient.py", "Patient", ":material/person:"),
+    *allowed("billing.write", "billing.py", "Billing", ":material/receipt_long:"),
+]
 
 with st.sidebar:
-    if staff.desk is not None:
-        st.markdown(f"**{staff.desk.user_name}**  \n{staff.desk.clinic_name}")
-    st.caption(f"Signed in as {staff.role_name}")
-    auth.sign_out_button(rt)
+    auth.sidebar(staff)
 
 if not pages or staff.desk is None:
     st.error("This app is for clinic staff at the front desk; your account has no pages here.")

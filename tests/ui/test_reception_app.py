@@ -1,4 +1,4 @@
-"""The reception app through Streamlit's AppTest: sign-in, day board, patient search.
+"""The reception app through Streamlit's AppTest: signed-in pages, day board, patient search.
 
 One migrated SQLite file per module; the app finds it through the same environment variables
 production uses. Data is made through core commands and committed, as a real desk would see it.
@@ -7,7 +7,6 @@ production uses. Data is made through core commands and committed, as a real des
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,11 +15,12 @@ import pytest
 from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
+from core.auth.users import authenticate, sign_out
 from core.patients import PhoneVault, register_patient
 from core.scheduling.booking import book_appointment
 from db.engine import ALL_TENANTS, Database, make_engine
 from db.migrate import upgrade
-from db.models import AuditEntry, User, UserSession
+from db.models import AuditEntry, UserSession
 from tests.support import add_doctor, make_clinic
 
 APP = Path(__file__).resolve().parents[2] / "apps" / "reception" / "app.py"
@@ -82,16 +82,20 @@ def app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=30)
 
 
-def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
-    at.text_input(key="signin_username").input(username)
-    at.text_input(key="signin_password").input(password)
-    return at.button(key="signin_submit").click().run()
+def session_for(desk, username: str) -> str:
+    """Sign in through core, as the /auth/login route does (AppTest cannot send the cookie)."""
+    with desk.database.transaction(ALL_TENANTS) as session:
+        attempt = authenticate(
+            session, username=username, password=PASSWORD, now=dt.datetime.now(dt.UTC)
+        )
+    return attempt.unwrap()[1]
 
 
 def signed_in(desk, username=None) -> AppTest:
-    at = sign_in(app().run(), username or desk.receptionist)
+    at = app()
+    at.session_state["qlink_session_secret"] = session_for(desk, username or desk.receptionist)
+    at.run()
     assert not at.exception, at.exception
-    assert "qlink_session_secret" in at.session_state
     return at
 
 
@@ -102,28 +106,11 @@ def rendered_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-def test_signed_out_visitor_sees_the_sign_in_form(desk):
+def test_signed_out_visitor_is_pointed_at_the_sign_in_form(desk):
     at = app().run()
     assert not at.exception
     assert at.title[0].value == "QLink reception"
-    for key in ("signin_username", "signin_password", "signin_clinic"):
-        assert at.text_input(key=key).value == ""
-    assert at.button(key="signin_submit").label == "Sign in"
-
-
-def test_wrong_password_shows_an_error_and_counts_the_failure(desk):
-    at = sign_in(app().run(), desk.receptionist, "wrong-password")
-    assert [e.value for e in at.error] == ["Wrong username or password"]
-    assert "qlink_session_secret" not in at.session_state
-    with desk.database.transaction(ALL_TENANTS, readonly=True) as session:
-        user = session.scalar(select(User).where(User.username == desk.receptionist))
-        assert user.failed_logins >= 1
-
-
-def test_empty_form_asks_for_username_and_password(desk):
-    at = app().run()
-    at.button(key="signin_submit").click().run()
-    assert [e.value for e in at.error] == ["Enter your username and password."]
+    assert 'href="/auth/login"' in at.markdown[-1].value
 
 
 def test_receptionist_lands_on_todays_board_in_the_clinic_timezone(desk):
@@ -190,17 +177,15 @@ def test_lab_technician_gets_patients_but_not_the_board(desk):
         at.switch_page("views/day_board.py")
 
 
-def test_sign_out_ends_the_session_and_returns_to_sign_in(desk):
+def test_a_session_signed_out_elsewhere_goes_back_to_sign_in(desk):
     at = signed_in(desk)
     secret = at.session_state["qlink_session_secret"]
-    at.button(key="sign_out").click().run()
+    assert 'href="/auth/logout"' in " ".join(m.value for m in at.sidebar.markdown)
+    with desk.database.transaction(ALL_TENANTS) as session:
+        sign_out(session, secret, now=dt.datetime.now(dt.UTC))
+    at.run()
     assert "qlink_session_secret" not in at.session_state
-    assert at.text_input(key="signin_username") is not None
-    assert [w.value for w in at.warning] == ["You have signed out."]
-    digest = hashlib.sha256(secret.encode()).hexdigest()
-    with desk.database.transaction(ALL_TENANTS, readonly=True) as session:
-        row = session.scalar(select(UserSession).where(UserSession.token_hash == digest))
-    assert row.revoked_at is not None
+    assert 'href="/auth/login"' in at.markdown[-1].value
 
 
 def test_idle_session_goes_back_to_sign_in_with_a_message(desk):
@@ -213,5 +198,5 @@ def test_idle_session_goes_back_to_sign_in_with_a_message(desk):
         )
     at.run()
     assert "qlink_session_secret" not in at.session_state
-    assert at.text_input(key="signin_username") is not None
+    assert 'href="/auth/login"' in at.markdown[-1].value
     assert [w.value for w in at.warning] == ["Your session has expired; please sign in again"]

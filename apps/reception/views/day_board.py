@@ -21,25 +21,14 @@ desk = staff.desk
 if desk is None:  # the router shows this page only to clinic staff
     st.stop()
 
-names = {b.id: b.name for b in desk.branches}
-if not names:
+branch_id = staff.branch_id
+if branch_id is None:
     st.info("This clinic has no branches yet.")
     st.stop()
-title, branch_box, date_box = st.columns([4, 2, 1.2], vertical_alignment="bottom")
-if len(names) > 1:
-    homes = list(names)
-    branch_id = branch_box.selectbox(
-        "Branch",
-        homes,
-        index=homes.index(desk.home_branch_id) if desk.home_branch_id in names else 0,
-        format_func=names.__getitem__,
-        key="board_branch",
-    )
-else:
-    branch_id = next(iter(names))
+title, date_box = st.columns([5, 1.2], vertical_alignment="bottom")
 on_date = date_box.date_input("Date", value=desk.today, key="board_date", format="DD/MM/YYYY")
 title.markdown(
-    f'### Day board <span class="ql-sub">{on_date:%A %d %B} · {escape(names[branch_id])}</span>',
+    f'### Day board <span class="ql-sub">{on_date:%A %d %B} · {escape(staff.branch_name)}</span>',
     unsafe_allow_html=True,
 )
 
