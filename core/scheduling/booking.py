@@ -24,6 +24,7 @@ from core.patients.views import load_patient
 from core.scheduling.doctors import access_doctor
 from core.scheduling.seats import KeyTaken, Request, take_extra_seat, take_seat
 from core.scheduling.slots import SEAT_HOLDING, Slot, check_aware, resolve_slot
+from core.scheduling.waitlist_offers import offer_freed_slot
 from core.tenancy import access_branch
 from db.models import Appointment, Doctor, Patient
 
@@ -140,6 +141,7 @@ def reschedule_appointment(
         new = take_seat(session, actor, _prepare(session, actor, now, ask), now)
         _cancel_row(session, old, reason="rescheduled", now=now)
     _audit(session, actor, "appointment.reschedule", new, rescheduled_from_id=old.id)
+    _offer_freed(session, old, now)
     return new
 
 
@@ -152,8 +154,10 @@ def cancel_appointment(
     reason = (reason or "").strip()
     if not reason or len(reason) > 200:
         raise ValidationFailed("Give a cancellation reason (up to 200 characters)", field="reason")
-    _cancel_row(session, appt, reason=reason, now=actor.clock())
+    now = actor.clock()
+    _cancel_row(session, appt, reason=reason, now=now)
     _audit(session, actor, "appointment.cancel", appt)
+    _offer_freed(session, appt, now)
     return appt
 
 
@@ -234,6 +238,13 @@ def _cancel_row(session: Session, appt: Appointment, *, reason: str, now: dt.dat
     if result.rowcount != 1:
         raise Conflict("Only a scheduled appointment can be changed")
     session.refresh(appt)
+
+
+def _offer_freed(session: Session, appt: Appointment, now: dt.datetime) -> None:
+    """Offer the seat just freed to the waiting list (an outbox intent if someone fits)."""
+    offer_freed_slot(
+        session, appt.tenant_id, doctor_id=appt.doctor_id, slot_start=appt.slot_start, now=now
+    )
 
 
 def _replay(session: Session, actor: Actor, ask: _Ask) -> Appointment | None:

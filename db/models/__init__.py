@@ -41,7 +41,7 @@ from db.models.platform import (
     UsageMetric,
 )
 from db.models.queue import DoctorSession, QueueEvent, QueueToken, TokenCounter
-from db.models.scheduling import Appointment, BookingRequest, WaitlistEntry
+from db.models.scheduling import Appointment, BookingRequest, WaitlistEntry, WaitlistOffer
 from db.models.tenancy import (
     Announcement,
     Branch,
@@ -108,6 +108,7 @@ __all__ = [
     "UserSession",
     "Vitals",
     "WaitlistEntry",
+    "WaitlistOffer",
     "WhatsAppMessage",
     "WhatsAppNumber",
 ]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    Time,
     UniqueConstraint,
     text,
 )
@@ -117,11 +118,78 @@ class BookingRequest(IdMixin, TenantMixin, CreatedMixin, Base):
     handled_by: Mapped[int | None] = mapped_column(BigId)
 
 
+WAITLIST_STATUSES = ("waiting", "offered", "booked", "removed")
+OFFER_STATUSES = ("open", "accepted", "declined", "expired")
+
+
 class WaitlistEntry(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A patient waiting for a full day: a doctor (or any doctor of a department), a date and
+    an optional local time window. At most one live entry per patient and date."""
+
     __tablename__ = "waitlist_entries"
-    __table_args__ = (UniqueConstraint("tenant_id", "doctor_id", "on_date", "patient_id"),)
-    doctor_id: Mapped[int] = tenant_ref("doctors")
+    __table_args__ = (
+        Index(
+            "uq_waitlist_entries_live",
+            "tenant_id",
+            "patient_id",
+            "on_date",
+            unique=True,
+            sqlite_where=text("status IN ('waiting','offered')"),
+            postgresql_where=text("status IN ('waiting','offered')"),
+        ),
+        Index("ix_waitlist_entries_day", "tenant_id", "branch_id", "on_date", "status"),
+        CheckConstraint("doctor_id IS NOT NULL OR department_id IS NOT NULL", name="target"),
+        CheckConstraint("status IN ('waiting','offered','booked','removed')", name="status"),
+    )
+    branch_id: Mapped[int] = tenant_ref("branches")
+    doctor_id: Mapped[int | None] = tenant_ref("doctors")
+    department_id: Mapped[int | None] = tenant_ref("departments")
     patient_id: Mapped[int] = tenant_ref("patients")
-    on_date: Mapped[dt.date] = mapped_column(Date)
+    on_date: Mapped[dt.date] = mapped_column(Date)  # local date in the branch timezone
+    window_start: Mapped[dt.time | None] = mapped_column(Time)
+    window_end: Mapped[dt.time | None] = mapped_column(Time)
+    note: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="waiting")
     appointment_id: Mapped[int | None] = tenant_ref("appointments")
+    added_by: Mapped[int | None] = mapped_column(BigId)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WaitlistOffer(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A freed slot offered to one waiting entry until ``expires_at``.
+
+    The partial unique indexes are the referees: one open offer per slot and one per entry,
+    and never the same slot twice to the same entry.
+    """
+
+    __tablename__ = "waitlist_offers"
+    __table_args__ = (
+        Index(
+            "uq_waitlist_offers_open_slot",
+            "tenant_id",
+            "doctor_id",
+            "slot_start",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index(
+            "uq_waitlist_offers_open_entry",
+            "tenant_id",
+            "entry_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        UniqueConstraint("tenant_id", "entry_id", "doctor_id", "slot_start"),
+        Index("ix_waitlist_offers_open", "status", "expires_at"),
+        CheckConstraint("status IN ('open','accepted','declined','expired')", name="status"),
+    )
+    entry_id: Mapped[int] = tenant_ref("waitlist_entries")
+    doctor_id: Mapped[int] = tenant_ref("doctors")
+    slot_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    appointment_id: Mapped[int | None] = tenant_ref("appointments")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[int | None] = mapped_column(BigId)
