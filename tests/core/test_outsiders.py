@@ -28,6 +28,9 @@ from sqlalchemy.orm import Session
 import core
 from core import tenancy
 from core.analytics import no_show, peaks
+from core.billing import bills, payments, upi
+from core.billing import catalogue as billing_catalogue
+from core.billing import views as billing_views
 from core.auth import users
 from core.clock import FrozenClock
 from core.context import Actor, load_owned
@@ -58,16 +61,17 @@ from core.queue import (
     wait_estimate,
 )
 from core.queue.scoring import QueueRules
-from core.scheduling import booking, calendar, day_view, doctors, slots
+from core.scheduling import booking, calendar, day_view, doctors, slots, waitlist
 from core.signage import board, branches, deltas, feed, lanes, token_view, welcome
 from db.base import Base
-from db.models import Patient, User
+from db.models import Patient, User, WaitlistOffer
 from tests.support import Clinic, add_doctor
 
 VAULT = PhoneVault("test-key")
 NOW = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.UTC)  # Monday 09:30 in Kolkata
 DAY = dt.date(2026, 12, 7)
 SLOT = dt.datetime(2026, 12, 7, 6, 30, tzinfo=dt.UTC)  # 12:00 local, a free slot
+ELEVEN = dt.datetime(2026, 12, 7, 5, 30, tzinfo=dt.UTC)  # 11:00 local, offered to the waiting list
 LATER = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)  # 15:00 local
 RULES = QueueRules()
 PDF = b"%PDF-1.7\n%%EOF\n"
@@ -87,6 +91,12 @@ class World:
     token: int
     allergy: int
     document: int
+    bill: int = 0
+    bill_line: int = 0
+    catalogue_item: int = 0
+    payment: int = 0
+    waitlist_entry: int = 0
+    waitlist_offer: int = 0
 
     def actor(self, who: Clinic) -> Actor:
         """The clinic's system actor (every permission, so only the tenant wall can refuse)."""
@@ -127,7 +137,7 @@ def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
     document = documents.save_document(
         session, desk, patient_id=patient.id, kind="receipt", filename="R.pdf", content=PDF
     )
-    return World(
+    world = World(
         session,
         clinic_a,
         clinic_b,
@@ -138,7 +148,35 @@ def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
         token.id,
         allergy.id,
         document.id,
+        *_billing(session, desk, token.id),
     )
+    world.waitlist_entry, world.waitlist_offer = _waitlist(session, desk, world)
+    return world
+
+
+def _waitlist(session: Session, desk: Actor, w: World) -> tuple[int, int]:
+    """Ravi waits for the doctor's day; the guardian's cancelled 11:00 is offered to him."""
+    wish = waitlist.Wish(w.patient.id, w.a.branch.id, DAY, doctor_id=w.doctor)
+    entry = waitlist.add_to_waitlist(session, desk, wish)
+    freed = booking.book_appointment(
+        session, desk, doctor_id=w.doctor, patient_id=w.guardian, slot_start=ELEVEN
+    )
+    booking.cancel_appointment(session, desk, appointment_id=freed.id, reason="travelling")
+    offer = session.scalars(select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id)).one()
+    return entry.id, offer.id
+
+
+def _billing(session: Session, desk: Actor, token_id: int) -> tuple[int, int, int, int]:
+    """clinic_a's bill for the token, with a catalogue line and a part payment."""
+    bill = bills.open_bill(session, desk, token_id=token_id)
+    item = billing_catalogue.add_catalogue_item(
+        session, desk, code="ECG", name="ECG", kind="test", unit_price_minor=30000
+    )
+    line = bills.add_item(session, desk, bill_id=bill.id, catalogue_item_id=item.id)
+    payment = payments.record_payment(
+        session, desk, bill_id=bill.id, mode="cash", amount_minor=10000
+    )
+    return bill.id, line.id, item.id, payment.id
 
 
 Call = Callable[[World, Clinic], object]
@@ -386,6 +424,51 @@ NOT_FOUND: dict[Callable[..., Any], Call] = {
     ),
 }
 
+NOT_FOUND.update(
+    {
+        bills.access_bill: lambda w, who: bills.access_bill(w.s, w.actor(who), w.bill),
+        bills.lock_bill: lambda w, who: bills.lock_bill(w.s, w.actor(who), w.bill),
+        bills.open_bill: lambda w, who: bills.open_bill(w.s, w.actor(who), token_id=w.token),
+        bills.add_item: lambda w, who: bills.add_item(
+            w.s, w.actor(who), bill_id=w.bill, catalogue_item_id=w.catalogue_item
+        ),
+        bills.remove_item: lambda w, who: bills.remove_item(
+            w.s, w.actor(who), bill_id=w.bill, item_id=w.bill_line
+        ),
+        bills.set_item_discount: lambda w, who: bills.set_item_discount(
+            w.s, w.actor(who), bill_id=w.bill, item_id=w.bill_line, discount_minor=100
+        ),
+        billing_catalogue.access_catalogue_item: lambda w, who: (
+            billing_catalogue.access_catalogue_item(w.s, w.actor(who), w.catalogue_item)
+        ),
+        billing_catalogue.set_item_active: lambda w, who: billing_catalogue.set_item_active(
+            w.s, w.actor(who), item_id=w.catalogue_item, active=False
+        ),
+        billing_catalogue.set_free_followup: lambda w, who: billing_catalogue.set_free_followup(
+            w.s, w.actor(who), doctor_id=w.doctor, days=7, visits=1
+        ),
+        payments.record_payment: lambda w, who: payments.record_payment(
+            w.s, w.actor(who), bill_id=w.bill, mode="upi", amount_minor=100
+        ),
+        payments.access_payment: lambda w, who: payments.access_payment(
+            w.s, w.actor(who), w.payment
+        ),
+        billing_views.bill_view: lambda w, who: billing_views.bill_view(
+            w.s, w.actor(who), bill_id=w.bill
+        ),
+        billing_views.receipt_bill: lambda w, who: billing_views.receipt_bill(
+            w.s, w.actor(who), payment_id=w.payment
+        ),
+        billing_views.todays_visits: lambda w, who: billing_views.todays_visits(
+            w.s, w.actor(who), branch_id=w.a.branch.id, day=DAY
+        ),
+        billing_views.daily_collection: lambda w, who: billing_views.daily_collection(
+            w.s, w.actor(who), day=DAY, branch_id=w.a.branch.id
+        ),
+        upi.bill_upi_uri: lambda w, who: upi.bill_upi_uri(w.s, w.actor(who), bill_id=w.bill),
+    }
+)
+
 # Where another error than NotFound is the honest answer: it reads the same for a row that
 # does not exist at all, so it tells the outsider nothing.
 OUTSIDER_ERROR: dict[Callable[..., Any], type[DomainError]] = {
@@ -447,6 +530,33 @@ NOT_FOUND.update(
         ),
         rules.check_relations: lambda w, who: rules.check_relations(
             w.s, who.tenant_id, {"guardian_patient_id": w.guardian}, DAY, patient_id=None
+        ),
+    }
+)
+
+
+NOT_FOUND.update(
+    {
+        waitlist.add_to_waitlist: lambda w, who: waitlist.add_to_waitlist(
+            w.s, w.actor(who), waitlist.Wish(w.guardian, w.a.branch.id, DAY, doctor_id=w.doctor)
+        ),
+        waitlist.remove_from_waitlist: lambda w, who: waitlist.remove_from_waitlist(
+            w.s, w.actor(who), entry_id=w.waitlist_entry
+        ),
+        waitlist.accept_offer: lambda w, who: waitlist.accept_offer(
+            w.s, w.actor(who), offer_id=w.waitlist_offer
+        ),
+        waitlist.decline_offer: lambda w, who: waitlist.decline_offer(
+            w.s, w.actor(who), offer_id=w.waitlist_offer
+        ),
+        waitlist.access_waitlist_entry: lambda w, who: waitlist.access_waitlist_entry(
+            w.s, w.actor(who), w.waitlist_entry
+        ),
+        waitlist.access_waitlist_offer: lambda w, who: waitlist.access_waitlist_offer(
+            w.s, w.actor(who), w.waitlist_offer
+        ),
+        waitlist.waitlist_day: lambda w, who: waitlist.waitlist_day(
+            w.s, w.actor(who), branch_id=w.a.branch.id, on_date=DAY
         ),
     }
 )
@@ -524,6 +634,11 @@ EXEMPT = {
     "core.queue.issue_sql.give_back",
     "core.scheduling.seats.take_seat",
     "core.scheduling.seats.take_extra_seat",
+    # steps of cancel, reschedule and the waiting-list commands, handed the tenant and ids of
+    # rows the command loaded through access_* (the sweep's tenant id is its scope)
+    "core.scheduling.waitlist_offers.offer_freed_slot",
+    "core.scheduling.waitlist_offers.set_entry_status",
+    "core.scheduling.waitlist_offers.expire_offers",
     # appointment statuses moved by issue_token, the token lifecycle and the day-end expiry,
     # which loaded the token or appointment (or the clinic's branches) first
     "core.scheduling.attendance.follow_visit",
