@@ -147,7 +147,7 @@ def test_partial_payment_leaves_the_outstanding_and_the_rest_completes_it(sessio
         70000,
     )
     assert format_inr(view.outstanding_minor) == "₹700.00"
-    with pytest.raises(ValidationFailed, match="more than the outstanding ₹700.00"):
+    with pytest.raises(ValidationFailed, match=r"more than the outstanding ₹700\.00"):
         payments.record_payment(
             session, desk(clinic_a), bill_id=bill.id, mode="upi", amount_minor=70001
         )
@@ -257,7 +257,7 @@ def test_free_follow_up_ends_after_the_window(session, clinic_a):
 
 
 def test_daily_collection_of_spec_example_3(session, clinic_a):
-    """15×₹500 + 12×₹600 + 8×₹700 + ₹2,200 procedures = ₹22,500; cash 15,000/card 4,500/UPI 3,000."""
+    """15×₹500 + 12×₹600 + 8×₹700 + ₹2,200 = ₹22,500; cash ₹15,000, card ₹4,500, UPI ₹3,000."""
     fees = {"Dr. A": 50000, "Dr. B": 60000, "Dr. C": 70000}
     doctors = {n: add_doctor(session, clinic_a, name=n, fee_minor=f) for n, f in fees.items()}
     patients = iter(register_patients(session, clinic_a, 35))

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 import core
 from core import tenancy
 from core.analytics import no_show, peaks
+from core.auth import users
 from core.billing import bills, payments, upi
 from core.billing import catalogue as billing_catalogue
 from core.billing import views as billing_views
-from core.auth import users
 from core.clock import FrozenClock
 from core.context import Actor, load_owned
 from core.documents import store as documents
