@@ -2,8 +2,9 @@
 
 Run by a scheduled worker (and safe to run any time, any number of times): it only touches
 tokens of service days that are over on the branch's wall clock, in batches, each with its
-``TokenExpired`` event, and closes those days' doctor sessions. Today's tokens are never
-touched, whatever the hour.
+``TokenExpired`` event, closes those days' doctor sessions and marks those days' appointments
+never checked in as ``no_show`` (the no-show model's outcomes). Today's tokens and
+appointments are never touched, whatever the hour.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.auth.permissions import require
 from core.context import Actor, tenant_of
 from core.queue.events import append_events
+from core.scheduling.attendance import mark_no_shows
 from db.models import Branch, DoctorSession, QueueToken, Tenant
 from db.models.queue import ACTIVE_TOKEN_STATUSES
 
@@ -30,19 +32,21 @@ class ExpiryReport:
 
     tokens: int
     sessions: int
+    no_shows: int = 0
 
 
 def expire_past_days(session: Session, actor: Actor) -> ExpiryReport:
-    """Expire the clinic's active tokens whose service day has ended; close old sessions."""
+    """Expire the clinic's active tokens of ended days; close old sessions; mark no-shows."""
     require(actor, "queue.manage")
     now = actor.clock()
     tenant_id = tenant_of(session, actor)
-    expired = closed = 0
+    expired = closed = no_shows = 0
     for branch_id, zone in _branches(session, tenant_id):
         today = now.astimezone(ZoneInfo(zone)).date()
         expired += _expire_branch(session, actor, tenant_id, branch_id, today, now)
         closed += _close_sessions(session, tenant_id, branch_id, today)
-    return ExpiryReport(expired, closed)
+        no_shows += mark_no_shows(session, tenant_id, branch_id, today, now)
+    return ExpiryReport(expired, closed, no_shows)
 
 
 def _branches(session: Session, tenant_id: int) -> list[tuple[int, str]]:

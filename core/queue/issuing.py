@@ -7,7 +7,8 @@ no gap. The token INSERT skips on the one-active-token partial index (``ON CONFL
 NOTHING``) instead of failing: if the patient already holds an active token in that queue, the
 number is given back while the lock is still held and the existing token is returned. A
 check-in of an appointment also runs in a SAVEPOINT, since two desks checking in the same
-appointment meet on another unique index. Allocation of department tokens happens under the
+appointment meet on another unique index, and moves the appointment to ``checked_in`` in the
+same transaction (``core.scheduling.attendance``). Allocation of department tokens happens under the
 counter lock, so concurrent issuers see each other's choices.
 
 The hot path is a handful of lean Core statements: place, one validation query, counter,
@@ -40,6 +41,7 @@ from core.queue.issue_sql import (
 )
 from core.queue.line import RECENT, Line, load_line
 from core.queue.place import queue_place
+from core.scheduling.attendance import follow_visit
 from db.models import Appointment, QueueToken
 from db.models.queue import ACTIVE_TOKEN_STATUSES, TOKEN_KINDS
 
@@ -98,6 +100,8 @@ def issue_token(
     if isinstance(taken, IssuedToken):
         return taken
     number, token_id, assigned, _line = taken
+    if appointment_id is not None:  # the check-in itself: same transaction as the token
+        follow_visit(session, new.tenant_id, appointment_id, "checked_in", now)
     code = f"{new.place.department_code}-{number:03d}"
     payload = {"code": code, "kind": kind, "source": source, "queue_key": new.queue_key}
     if assigned != new.doctor_id:
@@ -211,6 +215,9 @@ def _appointment_time(
     appt = load_owned(session, actor, Appointment, appointment_id, "Appointment")
     if appt.patient_id != patient_id:
         raise ValidationFailed("The appointment is another patient's", field="appointment_id")
+    if appt.status in ("cancelled", "no_show", "completed"):
+        label = appt.status.replace("_", "-")
+        raise Conflict(f"That appointment is {label}; it cannot be checked in", status=appt.status)
     return appt.slot_start
 
 

@@ -2,7 +2,9 @@
 
 Each change is a compare-and-set ``UPDATE … WHERE status = :seen AND version = :seen``; a
 token in the wrong state raises ``Conflict`` naming it, and nothing is written. Every change
-appends its queue event and recomputes the department's ETAs in the same transaction.
+appends its queue event and recomputes the department's ETAs in the same transaction; the
+token of a checked-in appointment moves the appointment to ``in_consultation`` and ``completed``
+with it.
 
 Lab round-trip: a patient sent for tests mid-consultation keeps the same token (``at_lab``);
 on return it waits again as ``lab_return``, a capped priority kind, so they are seen soon
@@ -26,9 +28,12 @@ from core.errors import Conflict, ValidationFailed
 from core.queue.eta_projection import refresh_etas
 from core.queue.events import append_event
 from core.queue.place import queue_place
+from core.scheduling.attendance import follow_visit
 from db.models import Doctor, QueueToken
 
 FINAL = ("done", "cancelled", "expired")
+# A booked token's consultation moves its appointment along (core.scheduling.attendance).
+VISIT_STEPS = {"in_consultation": "in_consultation", "done": "completed"}
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,7 @@ def _move(
     now: dt.datetime = actor.clock()
     token = access_token(session, actor, token_id)
     code, seen, version = token.code, token.status, token.version
+    appointment_id = token.appointment_id
     if seen not in move.sources:
         raise Conflict(_wrong_state(code, seen, move), status=seen)
     place = queue_place(session, token.tenant_id, token.department_id)
@@ -214,6 +220,8 @@ def _move(
     session.expire(token)
     doctor_after = values.get("doctor_id", before.doctor_id)
     _record(session, actor, token_id, code, before, doctor_after, move, seen, now, note)
+    if appointment_id is not None and move.target in VISIT_STEPS:
+        follow_visit(session, before.tenant_id, appointment_id, VISIT_STEPS[move.target], now)
     refresh_etas(session, before.tenant_id, place, now, include=before.doctor_id)
     if also_refresh is not None and also_refresh != place.department_id:
         other = queue_place(session, before.tenant_id, also_refresh)
