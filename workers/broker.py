@@ -45,7 +45,12 @@ class Runtime:
             graph = GraphClient(
                 str(self.settings.whatsapp_graph_url), str(self.settings.whatsapp_access_token)
             )
-            self.relay = Relay(self.database, graph.post, PhoneVault(self.settings.data_key))
+            self.relay = Relay(
+                self.database,
+                graph.post,
+                PhoneVault(self.settings.data_key),
+                upload=graph.upload_media,
+            )
         return self.relay
 
 

@@ -5,7 +5,8 @@ version, e.g. ``https://graph.facebook.com/v24.0``; a local fake in tests) and r
 ``Sent(wamid)`` or ``Failed(...)``: Meta's error body (``error.code``, ``title``/``message``,
 ``error_data.details``) is mapped to a typed outcome; a network error or timeout is a
 ``Failed`` without a code, which the relay retries. Bodies are built purely in
-``core.messaging.graph_body``.
+``core.messaging.graph_body``. ``upload_media`` posts a stored document to
+``/{phone_number_id}/media`` (multipart) and returns Meta's media id.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.messaging.messages import Message, Recipient
 from core.messaging.outbound import Failed, Outcome, Sent
 
 TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=3.0)
+UPLOAD_TIMEOUT = httpx.Timeout(connect=3.0, read=30.0, write=30.0, pool=3.0)  # up to 10 MB
 
 
 class GraphClient:
@@ -57,6 +59,29 @@ class GraphClient:
         """Send a text, list, buttons or template message (documents need ``send_document``)."""
         body = build_body(recipient, message, callback_data=callback_data)
         return self.post(recipient.phone_number_id, body)
+
+    def upload_media(
+        self, phone_number_id: str, content: bytes, mime: str, filename: str
+    ) -> str | Failed:
+        """Upload a file to ``POST /{phone_number_id}/media``; return its media id or the failure.
+
+        Multipart form as Meta documents it: ``messaging_product=whatsapp``, ``type`` (the MIME
+        type) and ``file``. Meta keeps the media 30 days; the id is used once, right away.
+        """
+        try:
+            response = self._http.post(
+                f"/{phone_number_id}/media",
+                data={"messaging_product": "whatsapp", "type": mime},
+                files={"file": (filename, content, mime)},
+                timeout=UPLOAD_TIMEOUT,
+            )
+        except httpx.HTTPError as exc:
+            return Failed(None, title=type(exc).__name__, details=str(exc)[:300])
+        data = _json(response)
+        if 200 <= response.status_code < 300 and data.get("id"):
+            return str(data["id"])
+        outcome = parse_response(response.status_code, data)
+        return outcome if isinstance(outcome, Failed) else Failed(response.status_code, raw=data)
 
     def send_document(self, recipient: Recipient, message: Message, *, media_id: str) -> Outcome:
         body = build_body(recipient, message, media_id=media_id)

@@ -7,6 +7,7 @@ seconds or as soon as ``nudge()`` is called, until ``stop`` is set.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -16,17 +17,39 @@ from collections.abc import Callable
 
 from core.clock import Clock, system_clock
 from core.messaging import relay
-from core.messaging.outbound import Action, Outcome
+from core.messaging.graph_body import attach_media
+from core.messaging.outbound import Action, Failed, Outcome
 from core.patients.phones import PhoneVault
 from db.engine import ALL_TENANTS, Database
 from qlink.settings import Settings
 
 log = logging.getLogger("qlink.relay")
 Poster = Callable[[str, dict], Outcome]  # (phone_number_id, body) -> outcome
+# (phone_number_id, content, mime, filename) -> Meta's media id, or the failure
+Uploader = Callable[[str, bytes, str, str], "str | Failed"]
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def deliver(
+    attempt: relay.Attempt, post: Poster, upload: Uploader | None
+) -> tuple[relay.Attempt, Outcome]:
+    """Upload the attempt's document first (if any), then post the message.
+
+    Returns the attempt as sent (its body with the media id) and the outcome; a failed upload
+    is the outcome, and the relay retries or fails it like a failed send.
+    """
+    if attempt.media is not None:
+        if upload is None:
+            return attempt, Failed(None, title="this relay cannot upload media")
+        media = attempt.media
+        uploaded = upload(attempt.phone_number_id, media.content, media.mime, media.filename)
+        if isinstance(uploaded, Failed):
+            return attempt, uploaded
+        attempt = dataclasses.replace(attempt, body=attach_media(attempt.body, uploaded))
+    return attempt, post(attempt.phone_number_id, attempt.body)
 
 
 class Relay:
@@ -39,9 +62,11 @@ class Relay:
         clock: Clock = system_clock,
         name: str | None = None,
         lease: dt.timedelta = relay.LEASE,
+        upload: Uploader | None = None,
     ) -> None:
         self._db = database
         self._post = post
+        self._upload = upload
         self._vault = vault
         self._clock = clock
         self.name = name or worker_name()
@@ -74,7 +99,7 @@ class Relay:
             )
         if attempt is None:
             return None
-        outcome = self._post(attempt.phone_number_id, attempt.body)
+        attempt, outcome = deliver(attempt, self._post, self._upload)
         with self._db.transaction(ALL_TENANTS) as session:
             action = relay.finish_send(session, attempt, outcome, now=self._clock())
         if action is Action.STOP_TENANT:
@@ -121,7 +146,7 @@ class BackgroundRelay:
 
         graph = GraphClient(str(settings.whatsapp_graph_url), str(settings.whatsapp_access_token))
         vault = PhoneVault(settings.data_key)
-        return cls(Relay(database, graph.post, vault), graph.close)
+        return cls(Relay(database, graph.post, vault, upload=graph.upload_media), graph.close)
 
     def nudge(self) -> None:
         self.relay.nudge()

@@ -20,11 +20,11 @@ from core import audit
 from core.auth.permissions import can, require
 from core.context import Actor, tenant_of
 from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.messaging.messages import DOCUMENT
 from core.patients.views import load_patient
 from db.models import Consultation, Document, OutboxMessage
 from db.models.clinical import DocumentContent
 
-DOCUMENT = "whatsapp.document"  # outbox kind: send one stored document to its patient
 KINDS = frozenset({"receipt", "bill", "prescription", "slip", "lab_report", "report"})
 MIMES = frozenset({"application/pdf", "image/jpeg", "image/png"})
 MAX_BYTES = 10 * 1024 * 1024  # 10 MB; Meta accepts documents up to 100 MB
@@ -121,6 +121,9 @@ def access_document(session: Session, actor: Actor, document_id: int) -> Documen
     if document is None or document.retracted:
         raise NotFound("Document not found")
     return document
+
+
+__all__ = ["DOCUMENT", "access_document", "document_content", "save_document", "send_document"]
 
 
 def document_content(session: Session, actor: Actor, document_id: int) -> bytes:

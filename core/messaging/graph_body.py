@@ -42,6 +42,7 @@ INTERACTIVE_BODY = 1024
 TEXT_BODY = 4096
 CAPTION = 1024
 CALLBACK_DATA = 512
+MEDIA_PENDING = "pending-upload"  # the media id of a body built before its document's upload
 
 
 class MessageShapeError(ValidationFailed):
@@ -86,6 +87,38 @@ def build_body(
     return body
 
 
+def media_document_id(message: Message) -> int | None:
+    """The stored document a message carries (a document, or a template's document header)."""
+    if isinstance(message, Document | Template):
+        return message.document_id
+    return None
+
+
+def attach_media(body: dict[str, Any], media_id: str) -> dict[str, Any]:
+    """Return a copy of ``body`` with the uploaded media id in its document or header."""
+    out = dict(body)
+    if out.get("type") == "document":
+        out["document"] = {**out["document"], "id": media_id}
+        return out
+    if out.get("type") == "template":
+        components = []
+        for component in out["template"].get("components", []):
+            if component.get("type") == "header":
+                component = {
+                    **component,
+                    "parameters": [
+                        {**p, "document": {**p["document"], "id": media_id}}
+                        if p.get("type") == "document"
+                        else p
+                        for p in component["parameters"]
+                    ],
+                }
+            components.append(component)
+        out["template"] = {**out["template"], "components": components}
+        return out
+    raise MessageShapeError("Only a document or a document template carries media")
+
+
 def mark_read_body(message_id: str) -> dict[str, Any]:
     """The body that marks an inbound message (its wamid) as read."""
     return {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
@@ -100,7 +133,7 @@ def _content(message: Message, media_id: str | None) -> dict[str, Any]:
     if isinstance(message, ListMessage):
         return {"type": "interactive", "interactive": _list(message)}
     if isinstance(message, Template):
-        return {"type": "template", "template": _template(message)}
+        return {"type": "template", "template": _template(message, media_id)}
     if isinstance(message, Document):
         if not media_id:
             raise MessageShapeError("A document is sent with its uploaded media id")
@@ -157,13 +190,23 @@ def _list(message: ListMessage) -> dict[str, Any]:
     return interactive
 
 
-def _template(message: Template) -> dict[str, Any]:
+def _template(message: Template, media_id: str | None) -> dict[str, Any]:
     template: dict[str, Any] = {
         "name": message.name,
         "language": {"code": message.language, "policy": "deterministic"},
     }
+    components: list[dict[str, Any]] = []
+    if message.document_id is not None:
+        if not media_id:
+            raise MessageShapeError("A document template is sent with its uploaded media id")
+        document = {"id": media_id, "filename": message.filename or "document.pdf"}
+        components.append(
+            {"type": "header", "parameters": [{"type": "document", "document": document}]}
+        )
     if message.params:
-        template["components"] = [
+        components.append(
             {"type": "body", "parameters": [{"type": "text", "text": p} for p in message.params]}
-        ]
+        )
+    if components:
+        template["components"] = components
     return template

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SEND = "whatsapp.send"  # outbox kind of a message written by core for one recipient
+DOCUMENT = "whatsapp.document"  # outbox kind: send one stored document to its patient
+MARK_READ = "whatsapp.mark_read"  # outbox kind: mark one inbound message read
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,17 @@ class ListMessage:
 
 @dataclass(frozen=True)
 class Template:
-    """An approved template: the only thing that may start a conversation outside 24 hours."""
+    """An approved template: the only thing that may start a conversation outside 24 hours.
+
+    ``document_id`` (with ``filename``) fills a document header: the stored document is
+    uploaded and sent as the template's header, for a document outside the window.
+    """
 
     name: str
     language: str
     params: tuple[str, ...] = ()
+    document_id: int | None = None
+    filename: str | None = None
     kind: str = field(default="template", init=False)
 
 

@@ -16,15 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.messaging.catalogue import LANGUAGES, text
-from core.messaging.messages import Message, Recipient, Template, Text
+from core.messaging.messages import DOCUMENT, Document, Message, Recipient, Template, Text
+from core.messaging.rating import NoRatingRequest, rating_request_for
 from core.messaging.reminders import REMINDERS, NoReminder, reminder_for
 from core.patients.phones import PhoneVault
-from core.queue.events import DELAY, ETA_SHIFT, NEAR_TURN, NOW_SERVING
-from db.models import Patient, QueueToken, WhatsAppNumber
+from core.queue.events import DELAY, ETA_SHIFT, NEAR_TURN, NOW_SERVING, RATING_REQUEST
+from db.models import Document as StoredDocument
+from db.models import Patient, QueueToken, WhatsAppMessage, WhatsAppNumber
 
 QUEUE_INTENTS = (NOW_SERVING, NEAR_TURN, ETA_SHIFT, DELAY)
-INTENTS = (*QUEUE_INTENTS, *REMINDERS)
+INTENTS = (*QUEUE_INTENTS, *REMINDERS, DOCUMENT, RATING_REQUEST)
 TEMPLATE_PREFIX = "qlink_"  # now_serving -> template "qlink_now_serving", same parameters
+# Outside the window a stored document goes out as this template: a document header and one
+# body parameter, the caption (or the filename) -- "Your {{1}} from the clinic is attached."
+DOCUMENT_TEMPLATE = TEMPLATE_PREFIX + "document"
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,10 @@ def render(
     """Build the message an intent stands for; raise ``NotRenderable`` when no one can get it."""
     if kind in REMINDERS:
         return _reminder(session, tenant_id, kind, payload, vault)
+    if kind == RATING_REQUEST:
+        return _rating_request(session, tenant_id, payload, vault)
+    if kind == DOCUMENT:
+        return _document(session, tenant_id, payload, vault)
     token = session.execute(
         select(QueueToken).where(
             QueueToken.tenant_id == tenant_id, QueueToken.id == payload["token_id"]
@@ -79,6 +88,65 @@ def _reminder(
     return Rendered(recipient, Text(body), Template(name, lang, tuple(reminder.params.values())))
 
 
+def _rating_request(
+    session: Session, tenant_id: int, payload: dict[str, Any], vault: PhoneVault
+) -> Rendered:
+    try:
+        request = rating_request_for(session, tenant_id, payload)
+    except NoRatingRequest as exc:
+        raise NotRenderable(str(exc)) from exc
+    patient = request.patient
+    recipient = _recipient(session, tenant_id, request.branch_id, patient, vault)
+    lang = patient.preferred_language if patient.preferred_language in LANGUAGES else "en"
+    return Rendered(recipient, request.message(lang), request.fallback(lang))
+
+
+def _document(
+    session: Session, tenant_id: int, payload: dict[str, Any], vault: PhoneVault
+) -> Rendered:
+    document = session.execute(
+        select(StoredDocument).where(
+            StoredDocument.tenant_id == tenant_id, StoredDocument.id == payload["document_id"]
+        )
+    ).scalar()
+    if document is None or document.retracted:
+        raise NotRenderable("the document no longer exists")
+    patient = session.execute(
+        select(Patient).where(
+            Patient.tenant_id == tenant_id,
+            Patient.id == document.patient_id,
+            Patient.erased_at.is_(None),
+        )
+    ).scalar()
+    if patient is None:
+        raise NotRenderable("the patient no longer exists")
+    # from the number the patient last wrote to, else the clinic's first number
+    branch_id = session.execute(
+        select(WhatsAppNumber.branch_id)
+        .join(WhatsAppMessage, WhatsAppMessage.phone_number_id == WhatsAppNumber.phone_number_id)
+        .where(
+            WhatsAppMessage.tenant_id == tenant_id,
+            WhatsAppMessage.patient_id == patient.id,
+            WhatsAppMessage.direction == "in",
+            WhatsAppNumber.tenant_id == tenant_id,
+        )
+        .order_by(WhatsAppMessage.created_at.desc())
+        .limit(1)
+    ).scalar()
+    recipient = _recipient(session, tenant_id, branch_id, patient, vault)
+    lang = patient.preferred_language if patient.preferred_language in LANGUAGES else "en"
+    caption = payload.get("caption") or None
+    message = Document(document.id, document.filename, caption)
+    template = Template(
+        DOCUMENT_TEMPLATE,
+        lang,
+        ((caption or document.filename)[:200],),
+        document_id=document.id,
+        filename=document.filename,
+    )
+    return Rendered(recipient, message, template)
+
+
 def _text_params(
     kind: str, payload: dict[str, Any], token: QueueToken, lang: str
 ) -> tuple[str, dict[str, str]]:
@@ -103,7 +171,7 @@ def _text_params(
 
 
 def _recipient(
-    session: Session, tenant_id: int, branch_id: int, patient: Patient, vault: PhoneVault
+    session: Session, tenant_id: int, branch_id: int | None, patient: Patient, vault: PhoneVault
 ) -> Recipient:
     numbers = session.execute(
         select(WhatsAppNumber.phone_number_id, WhatsAppNumber.branch_id).where(

@@ -8,6 +8,7 @@ Error codes → actions (platform notes C.3b, 2.5):
 
 ==========================  ===========================================================
 429 / 5xx / 130429 / 131000  retry with exponential backoff and jitter, then fail
+131053                       media upload or download failed: upload again (a retry)
 131056                       pace the pair: retry after about 6 s, not counted as a failure
 131047                       outside the window: switch to the message's template
 131049                       do not retry for 24 h
@@ -19,6 +20,7 @@ anything else                fail, with Meta's raw error stored
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import random
@@ -73,7 +75,7 @@ class Action(enum.Enum):
     FAIL = "fail"
 
 
-RETRY_CODES = frozenset({130429, 131000})
+RETRY_CODES = frozenset({130429, 131000, 131053})  # 131053: media upload failed, upload again
 STOP_CODES = frozenset({368, 131048, 131031})
 
 
@@ -169,7 +171,7 @@ def _template_choice(session: Session, tenant_id: int, template: Template) -> Ch
     row = approved_template(session, tenant_id, template.name, template.language)
     if row is None:
         return Choice(None, None, f"template {template.name!r} is not approved for this clinic")
-    chosen = Template(template.name, row.language, template.params)
+    chosen = dataclasses.replace(template, language=row.language)
     return Choice(chosen, row.category.lower())
 
 

@@ -13,6 +13,12 @@ One send is three short transactions, and the HTTP call happens between the seco
 3. ``finish_send``: the wamid and ``sent`` go to the journal and the outbox row in one
    transaction, or the failure is applied (``core.messaging.outbound.action_for``).
 
+Documents (a ``Document`` message, a ``whatsapp.document`` intent, or a template with a
+document header): ``begin_send`` reads the stored bytes into the ``Attempt`` (``media``) and
+builds the body with ``MEDIA_PENDING``; the worker uploads the bytes to Meta's media endpoint,
+puts the media id in the body (``graph_body.attach_media``) and posts it. A failed upload is
+the attempt's outcome (retried like a failed send); nothing is posted without its media.
+
 Idempotency and its honest limit: Meta has no idempotency key. Every body carries
 ``biz_opaque_callback_data`` = the outbox id, which Meta echoes in status webhooks;
 ``outbound.record_status`` stores the wamid on the journal row from it. So a worker killed
@@ -26,23 +32,39 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from core.documents.store import stored_bytes
 from core.messaging import outbound
-from core.messaging.graph_body import MessageShapeError, build_body
+from core.messaging.graph_body import (
+    MEDIA_PENDING,
+    MessageShapeError,
+    build_body,
+    media_document_id,
+)
 from core.messaging.messages import SEND, Message, Template, from_payload
 from core.messaging.notify import INTENTS, QUEUE_INTENTS, NotRenderable, render
 from core.messaging.outbound import Action, Failed, Outcome, Sent
 from core.patients.phones import PhoneVault
-from db.models import OutboxMessage, WhatsAppMessage
+from db.models import Document, OutboxMessage, WhatsAppMessage
 
 KINDS = (SEND, *INTENTS)
 LEASE = dt.timedelta(seconds=30)
 BATCH = 20
+
+
+@dataclass(frozen=True)
+class Media:
+    """A stored document to upload to Meta's media endpoint before the message is sent."""
+
+    document_id: int
+    filename: str
+    mime: str
+    content: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -56,6 +78,7 @@ class Attempt:
     body: dict[str, Any]
     attempts: int
     has_fallback: bool
+    media: Media | None = None  # upload first; ``body`` holds ``MEDIA_PENDING`` until then
 
 
 def claim_due(
@@ -148,7 +171,19 @@ def begin_send(
     if choice.message is None:
         _close(row, "skipped", now, choice.reason)
         return None
-    body = build_body(recipient, choice.message, callback_data=str(row.id))
+    media = None
+    document_id = media_document_id(choice.message)
+    if document_id is not None:
+        media = _media(session, row.tenant_id, document_id)
+        if media is None:
+            _close(row, "skipped", now, "the document or its stored content no longer exists")
+            return None
+    body = build_body(
+        recipient,
+        choice.message,
+        media_id=MEDIA_PENDING if media else None,
+        callback_data=str(row.id),
+    )
     if journal is None:
         journal = WhatsAppMessage(
             tenant_id=row.tenant_id,
@@ -174,6 +209,7 @@ def begin_send(
         body,
         row.attempts,
         fallback is not None and not isinstance(choice.message, Template),
+        media,
     )
 
 
@@ -197,6 +233,8 @@ def finish_send(
         return None
     if isinstance(outcome, Sent):
         journal.wa_message_id = outcome.wamid
+        if attempt.media is not None:  # the body as sent, with the uploaded media id
+            journal.body = {k: v for k, v in attempt.body.items() if k not in ("to", "recipient")}
         if outbound.STATUS_ORDER.get(journal.status, 0) < outbound.STATUS_ORDER["sent"]:
             journal.status = "sent"
             journal.status_at = now
@@ -247,6 +285,18 @@ def _resolve(
         return recipient, message, template
     rendered = render(session, row.tenant_id, row.kind, row.payload, vault)
     return rendered.recipient, rendered.message, rendered.fallback
+
+
+def _media(session: Session, tenant_id: int, document_id: int) -> Media | None:
+    document = session.execute(
+        select(Document).where(Document.tenant_id == tenant_id, Document.id == document_id)
+    ).scalar()
+    if document is None or document.retracted:
+        return None
+    content = stored_bytes(session, tenant_id, document_id)
+    if content is None:
+        return None
+    return Media(document.id, document.filename, document.content_type, content)
 
 
 def _again(row: OutboxMessage, journal: WhatsAppMessage, at: dt.datetime) -> None:

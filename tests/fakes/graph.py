@@ -3,6 +3,8 @@
 It records every request (path, headers, JSON body), answers Meta's success body with a fresh
 wamid, and answers queued failures on demand (``fail_next(status, code)``). ``hold()`` makes
 the next send wait after it was recorded, so a test can kill the sender mid-call.
+``POST /{phone_number_id}/media`` (multipart) is recorded in ``uploads`` and answers
+``{"id": "<media id>"}``; ``fail_next_upload`` queues an upload failure.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,9 +27,21 @@ class Request:
 
 
 @dataclass
+class Upload:
+    path: str
+    fields: dict[str, str]  # the form's text fields (messaging_product, type)
+    filename: str | None
+    mime: str | None  # the file part's Content-Type
+    content: bytes
+    media_id: str
+
+
+@dataclass
 class FakeGraph:
     requests: list[Request] = field(default_factory=list)
     wamids: list[str] = field(default_factory=list)
+    uploads: list[Upload] = field(default_factory=list)
+    _upload_failures: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     _failures: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _holding: threading.Event = field(default_factory=threading.Event)
@@ -38,17 +54,45 @@ class FakeGraph:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v24.0"
 
     def fail_next(self, status: int, code: int, title: str = "error", times: int = 1) -> None:
-        body = {
-            "error": {
-                "message": f"({code}) {title}",
-                "type": "OAuthException",
-                "code": code,
-                "error_data": {"messaging_product": "whatsapp", "details": title},
-                "fbtrace_id": "Afake",
-            }
-        }
         with self._lock:
-            self._failures.extend([(status, body)] * times)
+            self._failures.extend([(status, _error(code, title))] * times)
+
+    def fail_next_upload(self, status: int, code: int, title: str = "error") -> None:
+        with self._lock:
+            self._upload_failures.append((status, _error(code, title)))
+
+    def sent_bodies(self) -> list[dict[str, Any]]:
+        """The bodies of the message sends Meta accepted (not mark-as-read), in order."""
+        with self._lock:
+            accepted = set(self.wamids)
+            return [
+                r.body for i, r in enumerate(self.requests, 1) if f"wamid.FAKE{i:06d}" in accepted
+            ]
+
+    def _upload(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
+        length = int(handler.headers.get("Content-Length", 0))
+        raw = handler.rfile.read(length)
+        head = f"Content-Type: {handler.headers.get('Content-Type', '')}\r\n\r\n".encode()
+        message = BytesParser(policy=policy.default).parsebytes(head + raw)
+        fields: dict[str, str] = {}
+        filename = mime = None
+        content = b""
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            data = part.get_payload(decode=True) or b""
+            if name == "file":
+                filename, mime, content = part.get_filename(), part.get_content_type(), data
+            elif isinstance(name, str):
+                fields[name] = data.decode()
+        with self._lock:
+            failure = self._upload_failures.pop(0) if self._upload_failures else None
+            if failure is not None:
+                return failure
+            media_id = f"media.FAKE{len(self.uploads) + 1:06d}"
+            self.uploads.append(Upload(handler.path, fields, filename, mime, content, media_id))
+        if fields.get("messaging_product") != "whatsapp" or not content:
+            return 400, _error(100, "Invalid parameter")
+        return 200, {"id": media_id}
 
     def hold(self) -> None:
         """The next successful send is recorded, then waits until ``release()``."""
@@ -97,7 +141,10 @@ class FakeGraph:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                status, data = fake._handle(self)
+                if self.path.endswith("/media"):
+                    status, data = fake._upload(self)
+                else:
+                    status, data = fake._handle(self)
                 raw = json.dumps(data).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -118,3 +165,15 @@ class FakeGraph:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def _error(code: int, title: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": f"({code}) {title}",
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": title},
+            "fbtrace_id": "Afake",
+        }
+    }
