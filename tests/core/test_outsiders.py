@@ -31,6 +31,7 @@ from core.analytics import no_show, peaks
 from core.auth import users
 from core.billing import bills, payments, upi
 from core.billing import catalogue as billing_catalogue
+from core.billing import pdfs as billing_pdfs
 from core.billing import views as billing_views
 from core.clock import FrozenClock
 from core.context import Actor, load_owned
@@ -62,7 +63,7 @@ from core.queue import (
 )
 from core.queue.scoring import QueueRules
 from core.scheduling import booking, calendar, day_view, doctors, slots, waitlist
-from core.signage import board, branches, deltas, feed, lanes, token_view, welcome
+from core.signage import board, branches, deltas, feed, lanes, slip, token_view, welcome
 from db.base import Base
 from db.models import Patient, User, WaitlistOffer
 from tests.support import Clinic, add_doctor
@@ -466,6 +467,15 @@ NOT_FOUND.update(
             w.s, w.actor(who), day=DAY, branch_id=w.a.branch.id
         ),
         upi.bill_upi_uri: lambda w, who: upi.bill_upi_uri(w.s, w.actor(who), bill_id=w.bill),
+        billing_pdfs.bill_pdf: lambda w, who: billing_pdfs.bill_pdf(
+            w.s, w.actor(who), bill_id=w.bill
+        ),
+        billing_pdfs.receipt_pdf: lambda w, who: billing_pdfs.receipt_pdf(
+            w.s, w.actor(who), payment_id=w.payment
+        ),
+        slip.token_slip_pdf: lambda w, who: slip.token_slip_pdf(
+            w.s, w.actor(who), token_id=w.token, secret="s", base_url="https://q.in"
+        ),
     }
 )
 
