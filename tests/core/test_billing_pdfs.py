@@ -191,3 +191,22 @@ def test_slip_link_is_the_signed_token_page(session, clinic_a):
     assert link.startswith("https://q.in/t/")
     ref = verify_token_ref("s", link.rsplit("/", 1)[1], now=NOW)
     assert (ref.tenant_id, ref.token_id) == (clinic_a.tenant_id, token.id)
+
+
+def test_a_receipt_goes_to_whatsapp_once_as_a_stored_document(session, clinic_a):
+    from sqlalchemy import func, select
+
+    from core.billing.sending import send_receipt
+    from core.documents.store import document_content
+    from db.models import Document
+
+    desk, _, _, payment = _paid_bill(session, clinic_a)
+    first = send_receipt(session, desk, payment_id=payment.id)
+    again = send_receipt(session, desk, payment_id=payment.id)
+    assert first.id == again.id and first.kind == "whatsapp.document"
+    document_id = first.payload["document_id"]
+    assert document_content(session, desk, document_id).startswith(b"%PDF")
+    stored = session.scalar(
+        select(func.count()).select_from(Document).where(Document.tenant_id == clinic_a.tenant_id)
+    )
+    assert stored == 1

@@ -32,6 +32,7 @@ from core.auth import users
 from core.billing import bills, payments, upi
 from core.billing import catalogue as billing_catalogue
 from core.billing import pdfs as billing_pdfs
+from core.billing import sending as billing_sending
 from core.billing import views as billing_views
 from core.clock import FrozenClock
 from core.context import Actor, load_owned
@@ -471,6 +472,9 @@ NOT_FOUND.update(
             w.s, w.actor(who), bill_id=w.bill
         ),
         billing_pdfs.receipt_pdf: lambda w, who: billing_pdfs.receipt_pdf(
+            w.s, w.actor(who), payment_id=w.payment
+        ),
+        billing_sending.send_receipt: lambda w, who: billing_sending.send_receipt(
             w.s, w.actor(who), payment_id=w.payment
         ),
         slip.token_slip_pdf: lambda w, who: slip.token_slip_pdf(
