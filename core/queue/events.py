@@ -34,6 +34,7 @@ NOW_SERVING = "whatsapp.now_serving"
 NEAR_TURN = "whatsapp.near_turn"
 ETA_SHIFT = "whatsapp.eta_shift"
 DELAY = "whatsapp.delay"
+RATING_REQUEST = "whatsapp.rating_request"  # after a finished visit, due some minutes later
 
 
 _EVENT = insert(QueueEvent)  # built once; executed with parameters (one or many rows)
@@ -97,14 +98,23 @@ def enqueue_intent(
     payload: dict[str, Any],
     dedupe_key: str,
     at: dt.datetime,
+    due: dt.datetime | None = None,
 ) -> None:
-    """Write an outbox row once per ``dedupe_key``; a repeat is silently a no-op."""
+    """Write an outbox row once per ``dedupe_key``; a repeat is silently a no-op.
+
+    ``due`` holds the row back until then (default: sendable at once, at ``at``).
+    """
     row = {"kind": kind, "payload": payload, "dedupe_key": dedupe_key}
-    enqueue_intents(session, tenant_id=tenant_id, rows=[row], at=at)
+    enqueue_intents(session, tenant_id=tenant_id, rows=[row], at=at, due=due)
 
 
 def enqueue_intents(
-    session: Session, *, tenant_id: int, rows: Sequence[Mapping[str, Any]], at: dt.datetime
+    session: Session,
+    *,
+    tenant_id: int,
+    rows: Sequence[Mapping[str, Any]],
+    at: dt.datetime,
+    due: dt.datetime | None = None,
 ) -> None:
     """Write several intents (``kind``, ``payload``, ``dedupe_key``) in one statement."""
     if not rows:
@@ -117,7 +127,7 @@ def enqueue_intents(
             "dedupe_key": row["dedupe_key"],
             "status": "pending",
             "attempts": 0,
-            "available_at": at,
+            "available_at": due or at,
             "created_at": at,
         }
         for row in sorted(rows, key=lambda r: str(r["dedupe_key"]))

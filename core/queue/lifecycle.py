@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,10 +26,10 @@ from core.auth.permissions import require
 from core.context import Actor, load_owned
 from core.errors import Conflict, ValidationFailed
 from core.queue.eta_projection import refresh_etas
-from core.queue.events import append_event
-from core.queue.place import queue_place
+from core.queue.events import RATING_REQUEST, append_event, enqueue_intent
+from core.queue.place import QueuePlace, queue_place
 from core.scheduling.attendance import follow_visit
-from db.models import Doctor, QueueToken
+from db.models import Doctor, Patient, QueueToken
 
 FINAL = ("done", "cancelled", "expired")
 # A booked token's consultation moves its appointment along (core.scheduling.attendance).
@@ -185,7 +185,7 @@ def _move(
     now: dt.datetime = actor.clock()
     token = access_token(session, actor, token_id)
     code, seen, version = token.code, token.status, token.version
-    appointment_id = token.appointment_id
+    appointment_id, patient_id = token.appointment_id, token.patient_id
     if seen not in move.sources:
         raise Conflict(_wrong_state(code, seen, move), status=seen)
     place = queue_place(session, token.tenant_id, token.department_id)
@@ -222,6 +222,8 @@ def _move(
     _record(session, actor, token_id, code, before, doctor_after, move, seen, now, note)
     if appointment_id is not None and move.target in VISIT_STEPS:
         follow_visit(session, before.tenant_id, appointment_id, VISIT_STEPS[move.target], now)
+    if move is FINISH:
+        _ask_for_rating(session, before.tenant_id, token_id, patient_id, place, now)
     refresh_etas(session, before.tenant_id, place, now, include=before.doctor_id)
     if also_refresh is not None and also_refresh != place.department_id:
         other = queue_place(session, before.tenant_id, also_refresh)
@@ -276,6 +278,41 @@ def _record(
         actor_id=actor.user_id,
         payload={"code": code, "from": seen, "to": move.target, **(note or {})},
         at=at,
+    )
+
+
+def _ask_for_rating(
+    session: Session,
+    tenant_id: int,
+    token_id: int,
+    patient_id: int,
+    place: QueuePlace,
+    now: dt.datetime,
+) -> None:
+    """Write the visit's ``whatsapp.rating_request`` intent, due some minutes after it ended.
+
+    Once per visit (the outbox dedupe key ``rating:<token_id>``); only for a patient reachable
+    on WhatsApp. The conversation stores the answer (``core.messaging.conversation.records``).
+    """
+    reachable = session.execute(
+        select(Patient.id).where(
+            Patient.tenant_id == tenant_id,
+            Patient.id == patient_id,
+            Patient.erased_at.is_(None),
+            or_(Patient.phone_cipher.is_not(None), Patient.wa_bsuid.is_not(None)),
+        )
+    ).first()
+    if reachable is None:
+        return
+    minutes = place.rules.rating_request_minutes
+    enqueue_intent(
+        session,
+        tenant_id=tenant_id,
+        kind=RATING_REQUEST,
+        payload={"token_id": token_id},
+        dedupe_key=f"rating:{token_id}",  # core.messaging.rating.rating_dedupe_key
+        at=now,
+        due=now + dt.timedelta(minutes=minutes),
     )
 
 

@@ -49,6 +49,7 @@ class QueueRules:
     near_turn_position: int = 3
     default_pause_minutes: int = 15
     lab_return_minutes: int = 30
+    rating_request_minutes: int = 30  # after a finished visit, the patient is asked to rate it
 
     @property
     def capped(self) -> frozenset[str]:
@@ -65,6 +66,7 @@ _NUMERIC = {
     "near_turn_position": (int, 0, 50),
     "default_pause_minutes": (int, 1, 240),
     "lab_return_minutes": (int, 1, 480),
+    "rating_request_minutes": (int, 0, 1440),
 }
 
 

@@ -126,6 +126,8 @@ def _route_known(turn: Turn) -> None:
         return
     if choice.startswith("rate:") and records.on_rating(turn):
         return
+    if turn.state == IDLE and records.on_score(turn):
+        return
     step = STEPS.get(turn.state)
     if step is not None and step(turn):
         return

@@ -1,4 +1,9 @@
-"""After a visit: the patient's prescriptions and a rating of the visit (one per token)."""
+"""After a visit: the patient's prescriptions and a rating of the visit (one per token).
+
+The rating is asked for by the patient ("rate" in the menu) or by QLink after the visit (the
+``whatsapp.rating_request`` intent, ``core.messaging.rating``): the same list either way, so
+a tap lands in ``on_rating``; a typed digit (or a template quick-reply) in ``on_score``.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,13 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from core.messaging.conversation.menu import fmt_date, pick, typed
+from core.messaging.conversation.menu import fmt_date, typed
 from core.messaging.conversation.turn import IDLE, Turn
-from core.messaging.messages import Button, Buttons, Document, Row
+from core.messaging.messages import Button, Buttons, Document
+from core.messaging.rating import SCORES, rating_list, requested_visit
 from db.models import Consultation, Doctor, Prescription, QueueToken, Rating
 
 RX_SHOWN = 5
-SCORES = (5, 4, 3, 2, 1)
 COMMENT = "rate.comment"
 FEEDBACK_MAX = 1000
 
@@ -75,11 +80,7 @@ def start_rating(turn: Turn) -> None:
         turn.go(IDLE)
         return
     token_id, doctor = found
-    rows = [
-        Row(f"rate:{token_id}:{score}", turn.t("conv.rate.score", score=score)) for score in SCORES
-    ]
-    body = turn.t("conv.rate.ask", doctor=doctor or turn.clinic)
-    pick(turn, body=body, button_key="conv.rate.button", rows=rows)
+    turn.replies.append(rating_list(turn.lang, token_id, doctor or turn.clinic))
     turn.go(IDLE)
 
 
@@ -94,10 +95,34 @@ def on_rating(turn: Turn) -> bool:
     mine = token is not None and token.tenant_id == turn.tenant_id
     if not mine or token is None or token.patient_id != turn.patient.id or score not in SCORES:
         return False
+    _store(turn, token, score)
+    return True
+
+
+def on_score(turn: Turn) -> bool:
+    """Store a bare score (a typed digit, or a template's quick-reply tap) for the visit
+    QLink last asked the patient to rate; False when nothing was asked or it is no score."""
+    assert turn.patient is not None
+    answer = typed(turn)
+    if turn.message.kind == "template_button":
+        answer = (turn.message.reply_id or turn.message.text or "").strip()
+    if not (len(answer) == 1 and answer.isdigit() and int(answer) in SCORES):
+        return False
+    token_id = requested_visit(turn.session, turn.tenant_id, turn.patient.id, turn.now)
+    token = turn.session.get(QueueToken, token_id) if token_id is not None else None
+    if token is None:
+        return False
+    _store(turn, token, int(answer))
+    return True
+
+
+def _store(turn: Turn, token: QueueToken, score: int) -> None:
+    """Store the visit's rating once (the unique index decides) and ask for a comment."""
+    assert turn.patient is not None
     if token.status != "done":
         turn.say("conv.rate.none")
         turn.go(IDLE)
-        return True
+        return
     rating = Rating(
         tenant_id=turn.tenant_id,
         patient_id=turn.patient.id,
@@ -112,7 +137,7 @@ def on_rating(turn: Turn) -> bool:
     except IntegrityError:
         turn.say("conv.rate.already")
         turn.go(IDLE)
-        return True
+        return
     turn.replies.append(
         Buttons(
             body=turn.t("conv.rate.ask_comment"),
@@ -120,7 +145,6 @@ def on_rating(turn: Turn) -> bool:
         )
     )
     turn.go(COMMENT, rating_id=rating.id)
-    return True
 
 
 def on_comment(turn: Turn) -> bool:
