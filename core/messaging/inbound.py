@@ -37,9 +37,15 @@ from core.messaging.inbound_payload import (
 from core.messaging.inbound_rows import insert_new
 from core.messaging.inbound_status import apply_status
 from core.messaging.inbound_types import InboundMessage
+from core.messaging.messages import MARK_READ
 from core.patients.phones import PhoneVault
 from db.engine import scope_session, set_rls_scope
-from db.models.messaging import ConversationSession, WebhookInbox, WhatsAppMessage
+from db.models.messaging import (
+    ConversationSession,
+    OutboxMessage,
+    WebhookInbox,
+    WhatsAppMessage,
+)
 from db.models.tenancy import WhatsAppNumber
 
 log = logging.getLogger("qlink.whatsapp.inbound")
@@ -212,6 +218,7 @@ def _process_message(
         return
     _touch_window(run.session, inbound, run.now)
     if inbound.kind in HANDLED_KINDS:
+        _queue_mark_read(run, inbound)
         run.handler(run.session, actor, message=inbound, vault=run.vault)
         run.report.handled += 1
 
@@ -231,6 +238,23 @@ def _store(run: _Run, inbound: InboundMessage, message: Message) -> bool:
         body=body,
         status="received",
         status_at=inbound.received_at,
+        created_at=run.now,
+    )
+
+
+def _queue_mark_read(run: _Run, inbound: InboundMessage) -> None:
+    """Blue ticks for a message QLink handles: an outbox row the relay sends after commit."""
+    insert_new(
+        run.session,
+        OutboxMessage,
+        ["tenant_id", "dedupe_key"],
+        tenant_id=inbound.tenant_id,
+        kind=MARK_READ,
+        payload={"phone_number_id": inbound.phone_number_id, "message_id": inbound.wa_message_id},
+        dedupe_key=f"read:{inbound.wa_message_id}"[:160],
+        status="pending",
+        attempts=0,
+        available_at=run.now,
         created_at=run.now,
     )
 

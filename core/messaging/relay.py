@@ -44,15 +44,16 @@ from core.messaging.graph_body import (
     MEDIA_PENDING,
     MessageShapeError,
     build_body,
+    mark_read_body,
     media_document_id,
 )
-from core.messaging.messages import SEND, Message, Template, from_payload
+from core.messaging.messages import MARK_READ, SEND, Message, Template, from_payload
 from core.messaging.notify import INTENTS, QUEUE_INTENTS, NotRenderable, render
 from core.messaging.outbound import Action, Failed, Outcome, Sent
 from core.patients.phones import PhoneVault
 from db.models import Document, OutboxMessage, WhatsAppMessage
 
-KINDS = (SEND, *INTENTS)
+KINDS = (SEND, MARK_READ, *INTENTS)
 LEASE = dt.timedelta(seconds=30)
 BATCH = 20
 
@@ -73,7 +74,7 @@ class Attempt:
 
     outbox_id: int
     tenant_id: int
-    message_id: int  # the whatsapp_messages journal row
+    message_id: int | None  # the whatsapp_messages journal row (none for a mark-as-read)
     phone_number_id: str
     body: dict[str, Any]
     attempts: int
@@ -137,6 +138,8 @@ def begin_send(
     row = session.get(OutboxMessage, outbox_id, populate_existing=True, with_for_update=True)
     if row is None or row.status != "sending" or row.claimed_by != worker[:80]:
         return None  # another relay reclaimed it, or it is done
+    if row.kind == MARK_READ:
+        return _mark_read(session, row, now)
     journal = session.execute(
         select(WhatsAppMessage).where(
             WhatsAppMessage.tenant_id == row.tenant_id,
@@ -228,8 +231,12 @@ def finish_send(
     row = session.get(
         OutboxMessage, attempt.outbox_id, populate_existing=True, with_for_update=True
     )
+    if row is None:
+        return None
+    if attempt.message_id is None:
+        return _finish_mark_read(session, row, attempt, outcome, now, rng)
     journal = session.get(WhatsAppMessage, attempt.message_id)
-    if row is None or journal is None:
+    if journal is None:
         return None
     if isinstance(outcome, Sent):
         journal.wa_message_id = outcome.wamid
@@ -285,6 +292,50 @@ def _resolve(
         return recipient, message, template
     rendered = render(session, row.tenant_id, row.kind, row.payload, vault)
     return rendered.recipient, rendered.message, rendered.fallback
+
+
+def _mark_read(session: Session, row: OutboxMessage, now: dt.datetime) -> Attempt | None:
+    """A blue tick for an inbound message: no journal row, no window, no template."""
+    if outbound.tenant_blocked(session, row.tenant_id):
+        _close(row, "blocked", now, "the clinic's WhatsApp sends are stopped (policy block)")
+        return None
+    phone_number_id = str(row.payload.get("phone_number_id") or "")
+    message_id = str(row.payload.get("message_id") or "")
+    if not phone_number_id or not message_id:
+        _close(row, "skipped", now, "a mark-as-read needs the number and the message id")
+        return None
+    return Attempt(
+        row.id,
+        row.tenant_id,
+        None,
+        phone_number_id,
+        mark_read_body(message_id),
+        row.attempts,
+        False,
+    )
+
+
+def _finish_mark_read(
+    session: Session,
+    row: OutboxMessage,
+    attempt: Attempt,
+    outcome: Outcome,
+    now: dt.datetime,
+    rng: random.Random | None,
+) -> Action | None:
+    if isinstance(outcome, Sent):
+        _close(row, "sent", now)
+        return None
+    action = outbound.action_for(outcome)
+    row.last_error = _describe(outcome)
+    if action in (Action.RETRY, Action.PACE) and attempt.attempts < outbound.MAX_ATTEMPTS:
+        row.status, row.claimed_by, row.claimed_at = "pending", None, None
+        row.available_at = now + outbound.backoff(attempt.attempts, rng)
+        return Action.RETRY
+    if action is Action.STOP_TENANT:
+        outbound.block_tenant(session, attempt.tenant_id, code=outcome.code, now=now)
+    _close(row, "failed", now, row.last_error)  # a missing blue tick is not worth more
+    return action if action is Action.STOP_TENANT else Action.FAIL
 
 
 def _media(session: Session, tenant_id: int, document_id: int) -> Media | None:

@@ -41,6 +41,7 @@ import httpx
 from sqlalchemy import func, select
 
 from core.clock import system_clock
+from core.messaging.messages import MARK_READ
 from db.engine import ALL_TENANTS, Database, make_engine
 from db.migrate import upgrade
 from db.models import Appointment, OutboxMessage, Patient, QueueToken, WhatsAppMessage
@@ -130,10 +131,12 @@ class FakeGraph:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 arrived = time.perf_counter()
+                # a message names its outbox row; a mark-as-read its inbound wamid
+                key = str(body.get("biz_opaque_callback_data", ""))
+                if body.get("status") == "read":
+                    key = f"read:{body.get('message_id', '')}"
                 with fake._lock:
-                    fake.sends.append(
-                        (arrived, str(body.get("biz_opaque_callback_data", "")), body.get("to", ""))
-                    )
+                    fake.sends.append((arrived, key, body.get("to", "")))
                     wamid = f"wamid.BURST{len(fake.sends):08d}"
                 raw = json.dumps(
                     {
@@ -520,9 +523,9 @@ def _checks(
     sends = fake.by_callback()
     with database.transaction(ALL_TENANTS, readonly=True) as session:
         rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.status).where(
-                OutboxMessage.tenant_id.in_(tenant_ids)
-            )
+            select(
+                OutboxMessage.id, OutboxMessage.kind, OutboxMessage.status, OutboxMessage.dedupe_key
+            ).where(OutboxMessage.tenant_id.in_(tenant_ids))
         ).all()
         tokens = session.execute(
             select(QueueToken.patient_id, QueueToken.tenant_id, QueueToken.code).where(
@@ -548,9 +551,13 @@ def _checks(
         )
     sent = [r for r in rows if r.status == "sent"]
     per_kind = Counter(r.kind for r in sent)
-    lost = sum(1 for r in sent if str(r.id) not in sends)
-    doubled = sum(1 for r in rows if len(sends.get(str(r.id), [])) > 1)
-    known = {str(r.id) for r in rows}
+
+    def key(row: Any) -> str:  # how the fake Graph recorded the row's request
+        return str(row.dedupe_key) if row.kind == MARK_READ else str(row.id)
+
+    lost = sum(1 for r in sent if key(r) not in sends)
+    doubled = sum(1 for r in rows if len(sends.get(key(r), [])) > 1)
+    known = {key(r) for r in rows}
     strays = sum(len(v) for k, v in sends.items() if k and k not in known)
     token_codes = Counter((t.tenant_id, t.code) for t in tokens)
     per_patient_tokens = Counter(t.patient_id for t in tokens)
