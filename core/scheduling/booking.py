@@ -19,8 +19,16 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
-from core.errors import Conflict, DoctorNotAvailable, SlotTaken, ValidationFailed
+from core.errors import (
+    Conflict,
+    DoctorNotAvailable,
+    PermissionDenied,
+    SlotTaken,
+    ValidationFailed,
+)
 from core.patients.views import load_patient
+from core.queue.events import enqueue_intents
+from core.scheduling.booking_rules import booking_rules
 from core.scheduling.doctors import access_doctor
 from core.scheduling.seats import KeyTaken, Request, take_extra_seat, take_seat
 from core.scheduling.slots import SEAT_HOLDING, Slot, check_aware, resolve_slot
@@ -30,6 +38,7 @@ from db.models import Appointment, Doctor, Patient
 
 VISIT_TYPES = ("new", "follow_up")
 SOURCES = ("reception", "whatsapp", "web", "walk_in")
+BOOKING_CONFIRMED = "whatsapp.booking_confirmed"  # outbox intent, payload {appointment_id}
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,7 @@ def reschedule_appointment(
         new = take_seat(session, actor, _prepare(session, actor, now, ask), now)
         _cancel_row(session, old, reason="rescheduled", now=now)
     _audit(session, actor, "appointment.reschedule", new, rescheduled_from_id=old.id)
+    _confirm(session, new, now)
     _offer_freed(session, old, now)
     return new
 
@@ -175,6 +185,8 @@ def _book(session: Session, actor: Actor, ask: _Ask, *, overbook: bool) -> Appoi
     take = take_extra_seat if overbook else take_seat
     try:
         req = _prepare(session, actor, now, ask)
+        if overbook and not booking_rules(session, req.doctor.tenant_id).overbook_allowed:
+            raise PermissionDenied("This clinic does not allow overbooking")
         appt = take(session, actor, req, now)
     except (KeyTaken, SlotTaken, Conflict) as exc:
         # A concurrent retry with the same key may have committed meanwhile; it surfaces as the
@@ -187,6 +199,7 @@ def _book(session: Session, actor: Actor, ask: _Ask, *, overbook: bool) -> Appoi
         raise
     action = "appointment.overbook" if overbook else "appointment.book"
     _audit(session, actor, action, appt, capacity=req.slot.capacity)
+    _confirm(session, appt, now)
     return appt
 
 
@@ -238,6 +251,18 @@ def _cancel_row(session: Session, appt: Appointment, *, reason: str, now: dt.dat
     if result.rowcount != 1:
         raise Conflict("Only a scheduled appointment can be changed")
     session.refresh(appt)
+
+
+def _confirm(session: Session, appt: Appointment, now: dt.datetime) -> None:
+    """Write the WhatsApp confirmation intent; a WhatsApp booking is confirmed in its chat."""
+    if appt.source == "whatsapp":
+        return
+    row = {
+        "kind": BOOKING_CONFIRMED,
+        "payload": {"appointment_id": appt.id},
+        "dedupe_key": f"booked:{appt.id}",
+    }
+    enqueue_intents(session, tenant_id=appt.tenant_id, rows=[row], at=now)
 
 
 def _offer_freed(session: Session, appt: Appointment, now: dt.datetime) -> None:

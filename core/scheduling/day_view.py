@@ -45,6 +45,7 @@ class BoardRow:
     patient_code: str | None = None
     patient_name: str | None = None
     overbooked: bool = False
+    patient_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class DoctorDay:
     room: str | None
     fee_minor: int
     rows: tuple[BoardRow, ...]
+    department_id: int | None = None
 
     def count(self, status: str) -> int:
         """Return how many rows have ``status`` (free rows that already passed excluded)."""
@@ -157,6 +159,7 @@ def day_board(session: Session, actor: Actor, *, branch_id: int, on_date: dt.dat
                 room or doctor.default_room,
                 doctor.fee_minor,
                 rows,
+                doctor.department_id,
             )
         )
     return DayBoard(branch.id, branch.name, on_date, zone.key, tuple(days), tuple(off_duty))
@@ -246,4 +249,5 @@ def _booked_row(
         patient_code=code,
         patient_name=masked_name(name),
         overbooked=appt.overbooked,
+        patient_id=appt.patient_id,
     )

@@ -24,12 +24,11 @@ from sqlalchemy.orm import Session
 
 from core.errors import DoctorNotAvailable, ValidationFailed
 from core.queue.events import enqueue_intents
+from core.scheduling.booking_rules import booking_rules
 from core.scheduling.slots import Slot, resolve_slot, seats_taken
-from db.models import Doctor, Tenant, WaitlistEntry, WaitlistOffer
+from db.models import Doctor, WaitlistEntry, WaitlistOffer
 
 SLOT_OFFER = "whatsapp.slot_offer"
-OFFER_MINUTES_KEY = "waitlist_offer_minutes"  # in tenants.settings
-DEFAULT_OFFER_MINUTES = 30
 MAX_CANDIDATES = 20
 
 
@@ -46,7 +45,9 @@ def offer_freed_slot(
     doctor = session.get(Doctor, doctor_id)
     if doctor is None or doctor.tenant_id != tenant_id:
         return None
-    expires = min(slot.start, now + dt.timedelta(minutes=_offer_minutes(session, tenant_id)))
+    expires = min(
+        slot.start, now + dt.timedelta(minutes=booking_rules(session, tenant_id).offer_minutes)
+    )
     for entry in _candidates(session, tenant_id, doctor, slot):
         offer = _try_offer(session, entry, doctor_id, slot.start, now, expires)
         if offer is not None:
@@ -216,12 +217,6 @@ def _has_open_offer(
         )
     )
     return found is not None
-
-
-def _offer_minutes(session: Session, tenant_id: int) -> int:
-    tenant = session.get(Tenant, tenant_id)
-    value = (tenant.settings or {}).get(OFFER_MINUTES_KEY) if tenant is not None else None
-    return value if isinstance(value, int) and 1 <= value <= 24 * 60 else DEFAULT_OFFER_MINUTES
 
 
 def _cas(session: Session, stmt: Any) -> bool:

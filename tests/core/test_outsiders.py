@@ -63,7 +63,15 @@ from core.queue import (
     wait_estimate,
 )
 from core.queue.scoring import QueueRules
-from core.scheduling import booking, calendar, day_view, doctors, slots, waitlist
+from core.scheduling import (
+    booking,
+    calendar,
+    day_calendar,
+    day_view,
+    doctors,
+    slots,
+    waitlist,
+)
 from core.signage import board, branches, deltas, feed, lanes, slip, token_view, welcome
 from db.base import Base
 from db.models import Patient, User, WaitlistOffer
@@ -570,6 +578,9 @@ NOT_FOUND.update(
             w.s, w.actor(who), w.waitlist_offer
         ),
         waitlist.waitlist_day: lambda w, who: waitlist.waitlist_day(
+            w.s, w.actor(who), branch_id=w.a.branch.id, on_date=DAY
+        ),
+        day_calendar.day_calendar: lambda w, who: day_calendar.day_calendar(
             w.s, w.actor(who), branch_id=w.a.branch.id, on_date=DAY
         ),
     }
