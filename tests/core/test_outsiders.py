@@ -53,6 +53,7 @@ from core.patients.consent import ConsentGrant
 from core.patients.phones import PhoneVault
 from core.queue import (
     calling,
+    desk_view,
     doctor_day,
     issue_sql,
     issuing,
@@ -249,6 +250,15 @@ NOT_FOUND: dict[Callable[..., Any], Call] = {
     ),
     board.branch_board: lambda w, who: board.branch_board(
         w.s, w.actor(who), w.ref(), codes=None, upto_event=2**31
+    ),
+    desk_view.latest_event_id: lambda w, who: desk_view.latest_event_id(
+        w.s, w.actor(who), branch_id=w.a.branch.id
+    ),
+    desk_view.desk_snapshot: lambda w, who: desk_view.desk_snapshot(
+        w.s, w.actor(who), branch_id=w.a.branch.id
+    ),
+    desk_view.todays_appointments: lambda w, who: desk_view.todays_appointments(
+        w.s, w.actor(who), patient_id=w.patient.id, branch_id=w.a.branch.id
     ),
     deltas.render_updates: lambda w, who: deltas.render_updates(
         w.s, w.actor(who), w.ref(), w.events()
