@@ -52,6 +52,21 @@ _CSS = """
 .ql-row .ql-code { font-size: .72rem; font-variant-numeric: tabular-nums; opacity: .9; }
 .ql-row.free .ql-who { color: #475569; }
 .ql-row.past.free { opacity: .45; }
+.ql-lane { border: 1px solid #cbd5e1; border-left: 4px solid #1d4ed8; border-radius: .45rem;
+  padding: .3rem .5rem; font-size: .85rem; line-height: 1.45rem; background: #fff;
+  margin-bottom: 1.1rem; }
+.ql-lane-head { display: flex; gap: .4rem; align-items: center; flex-wrap: wrap; }
+.ql-lane-head .ql-sub { font-size: .8rem; margin-left: 0; }
+.ql-count { margin-left: auto; font-weight: 700; font-variant-numeric: tabular-nums; }
+.ql-line { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.ql-slip { border: 2px dashed #0f172a; border-radius: .5rem; padding: .35rem .7rem;
+  font-size: .9rem; line-height: 1.35rem; }
+.ql-slip-code { font-size: 2rem; font-weight: 800; line-height: 2.3rem;
+  font-variant-numeric: tabular-nums; }
+.ql-note { color: #92400e; font-weight: 600; }
+a.ql-signin, a.ql-signout { display: inline-block; padding: .35rem .9rem; border-radius: .4rem;
+  border: 1px solid #1d4ed8; color: #1d4ed8; font-weight: 600; text-decoration: none; }
+a.ql-signin { background: #1d4ed8; color: #fff; }
 </style>
 """
 

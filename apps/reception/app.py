@@ -18,7 +18,10 @@ from core.auth.permissions import can
 VIEWS = Path(__file__).parent / "views"
 
 st.set_page_config(
-    page_title="QLink reception", page_icon=":material/local_hospital:", layout="wide"
+    page_title="QLink reception",
+    page_icon=":material/local_hospital:",
+    layout="wide",
+    initial_sidebar_state="collapsed",  # the desk needs the width; who and where are on top
 )
 widgets.compact_style()
 rt = runtime()
@@ -53,4 +56,4 @@ if not pages or staff.desk is None:
     st.error("This app is for clinic staff at the front desk; your account has no pages here.")
     st.stop()
 
-st.navigation(pages).run()
+st.navigation(pages, position="top").run()

@@ -113,8 +113,10 @@ def test_signed_out_visitor_is_pointed_at_the_sign_in_form(desk):
     assert 'href="/auth/login"' in at.markdown[-1].value
 
 
-def test_receptionist_lands_on_todays_board_in_the_clinic_timezone(desk):
+def test_receptionist_lands_on_the_desk_and_the_board_opens_on_today_in_clinic_time(desk):
     at = signed_in(desk)
+    assert at.text_input(key="desk_query") is not None  # the desk is her home page
+    at.switch_page("views/day_board.py").run()
     assert at.date_input(key="board_date").value == dt.datetime.now(IST).date()
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert desk.clinic_name in sidebar and "Receptionist of ui-desk" in sidebar
@@ -123,6 +125,7 @@ def test_receptionist_lands_on_todays_board_in_the_clinic_timezone(desk):
 
 def test_board_shows_the_doctor_the_masked_booking_and_free_slots(desk):
     at = signed_in(desk)
+    at.switch_page("views/day_board.py").run()
     at.date_input(key="board_date").set_value(desk.tomorrow).run()
     assert not at.exception and not at.error
     board = rendered_text(at)
@@ -161,7 +164,7 @@ def test_patient_search_by_last_four_digits_and_with_no_match(desk):
     assert not at.dataframe and "No patient matches" in at.info[0].value
 
 
-@pytest.mark.parametrize("page", ["views/day_board.py", "views/patients.py"])
+@pytest.mark.parametrize("page", ["views/desk.py", "views/day_board.py", "views/patients.py"])
 def test_every_page_renders_without_exception(desk, page):
     at = signed_in(desk)
     at.switch_page(page).run()
