@@ -84,7 +84,10 @@ def lines_table(view: views.BillView) -> pd.DataFrame:
             "Item": [line.description for line in view.lines],
             "Qty": [line.quantity for line in view.lines],
             "Rate": [format_inr(line.unit_price_minor) for line in view.lines],
-            "Discount": [format_inr(line.discount_minor) for line in view.lines],
+            "Discount": [
+                format_inr(line.discount_minor) if line.discount_minor else ""
+                for line in view.lines
+            ],
             "GST": [
                 "Exempt" if line.gst_exempt else format_inr(line.tax_minor) for line in view.lines
             ],
@@ -129,13 +132,13 @@ def items_form(rt: Runtime, view: views.BillView, items: list[Any]) -> None:
 
 def payment_form(rt: Runtime, view: views.BillView) -> None:
     key = st.session_state.setdefault(PAY_KEY, uuid.uuid4().hex)
-    mode, amount, ref, pay = st.columns([2, 1.2, 1.5, 1], vertical_alignment="bottom")
-    chosen = mode.radio("Mode", list(MODES), horizontal=True, key="billing_mode")
+    chosen = st.radio("Mode", list(MODES), horizontal=True, key="billing_mode")
+    amount, ref = st.columns(2)
     typed = amount.text_input(
         "Amount ₹", key="billing_amount", placeholder=f"{view.outstanding_minor / 100:.2f}"
     )
-    reference = ref.text_input("Reference (card / UPI)", key="billing_reference")
-    if pay.button("Take payment", key="billing_pay", type="primary", width="stretch"):
+    reference = ref.text_input("Reference", key="billing_reference", placeholder="card / UPI")
+    if st.button("Take payment", key="billing_pay", type="primary", width="stretch"):
         try:
             minor = parse_rupees(typed) if typed else view.outstanding_minor
         except DomainError as exc:
@@ -147,6 +150,24 @@ def payment_form(rt: Runtime, view: views.BillView) -> None:
         ), f"{format_inr(minor)} received"):  # fmt: skip
             st.session_state.pop(PAY_KEY, None)
             st.rerun()
+
+
+def downloads(
+    rt: Runtime, view: views.BillView, bill_pdf: bytes, receipt_pdf: bytes | None
+) -> None:
+    bill, receipt, send = st.columns(3)
+    bill.download_button(
+        "Bill PDF", bill_pdf, f"{view.number}.pdf", "application/pdf", key="billing_bill_pdf"
+    )
+    if receipt_pdf is None:
+        return
+    last = view.payments[-1].receipt_number
+    receipt.download_button(
+        f"Receipt {last}", receipt_pdf, f"{last}.pdf", "application/pdf",
+        key="billing_receipt_pdf",
+    )  # fmt: skip
+    if send.button("WhatsApp receipt", key="billing_send"):
+        send_receipt(rt, view)
 
 
 def send_receipt(rt: Runtime, view: views.BillView) -> None:
@@ -162,7 +183,9 @@ def catalogue_items(rt: Runtime) -> list[Any]:
 
 def collection(rt: Runtime) -> None:
     staff = auth.current()
-    day = st.date_input("Day", key="billing_day", value=None)
+    day = st.columns([1, 3])[0].date_input(
+        "Day", key="billing_day", value=None, help="Leave empty for today"
+    )
     try:
         with rt.db.transaction(staff.actor.tenant_id, readonly=True) as session:
             taken = views.daily_collection(session, staff.actor, day=day, branch_id=staff.branch_id)

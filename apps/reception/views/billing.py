@@ -38,36 +38,31 @@ with bill_tab:
     loaded = panel.loaded(rt)
     if loaded is not None:
         view, bill_pdf, receipt_pdf, upi_png = loaded
-        st.subheader(f"Bill {view.number} · {view.patient_name} ({view.patient_code})")
-        cols = st.columns(4)
-        cols[0].metric("Total", format_inr(view.total_minor))
-        cols[1].metric("Paid", format_inr(view.paid_minor))
-        cols[2].metric("Outstanding", format_inr(view.outstanding_minor))
-        cols[3].metric("Status", panel.STATUS.get(view.status, view.status))
-        if view.free_followup:
-            st.info("Free follow-up: the consultation is not charged.")
-        st.dataframe(panel.lines_table(view), hide_index=True, width="stretch")
-        panel.items_form(rt, view, panel.catalogue_items(rt))
-        if view.outstanding_minor > 0:
-            left, right = st.columns([3, 1])
-            with left:
-                panel.payment_form(rt, view)
-            if upi_png:
-                right.image(upi_png, caption="UPI: scan to pay", width=150)
-        else:
-            st.success(f"Paid in full. Receipt {view.payments[-1].receipt_number}.")
-        dl = st.columns(3)
-        dl[0].download_button(
-            "Bill PDF", bill_pdf, f"{view.number}.pdf", "application/pdf", key="billing_bill_pdf"
-        )
-        if receipt_pdf is not None:
-            last = view.payments[-1].receipt_number
-            dl[1].download_button(
-                f"Receipt {last} PDF", receipt_pdf, f"{last}.pdf", "application/pdf",
-                key="billing_receipt_pdf",
-            )  # fmt: skip
-            if dl[2].button("Send receipt on WhatsApp", key="billing_send"):
-                panel.send_receipt(rt, view)
+        lines, money = st.columns([3, 2], gap="medium")
+        with lines:
+            doctor = f" · {view.doctor_name}" if view.doctor_name else ""
+            st.markdown(
+                f"**Bill {view.number}** · {view.patient_name} ({view.patient_code}){doctor}"
+            )
+            if view.free_followup:
+                st.info("Free follow-up: the consultation is not charged.")
+            st.dataframe(panel.lines_table(view), hide_index=True, width="stretch")
+            panel.items_form(rt, view, panel.catalogue_items(rt))
+        with money:
+            top, bottom = st.columns(2), st.columns(2)
+            top[0].metric("Total", format_inr(view.total_minor))
+            top[1].metric("Status", panel.STATUS.get(view.status, view.status))
+            bottom[0].metric("Paid", format_inr(view.paid_minor))
+            bottom[1].metric("Outstanding", format_inr(view.outstanding_minor))
+            if view.outstanding_minor > 0:
+                form, qr = st.columns([3, 2]) if upi_png else (st.container(), None)
+                with form:
+                    panel.payment_form(rt, view)
+                if qr is not None:
+                    qr.image(upi_png, caption="UPI: scan to pay", width=130)
+            else:
+                st.success(f"Paid in full. Receipt {view.payments[-1].receipt_number}.")
+            panel.downloads(rt, view, bill_pdf, receipt_pdf)
 
 with day_tab:
     panel.collection(rt)
