@@ -48,7 +48,7 @@ from core.messaging.conversation import handle_inbound
 from core.messaging.flows import booking as flow_booking
 from core.messaging.flows import tokens as flow_tokens
 from core.messaging.inbound_types import InboundMessage
-from core.patients import background, consent, importing, registry, rules, views
+from core.patients import background, consent, importing, profile, registry, rules, views
 from core.patients.consent import ConsentGrant
 from core.patients.phones import PhoneVault
 from core.queue import (
@@ -593,6 +593,9 @@ NOT_FOUND.update(
         day_calendar.day_calendar: lambda w, who: day_calendar.day_calendar(
             w.s, w.actor(who), branch_id=w.a.branch.id, on_date=DAY
         ),
+        profile.patient_profile: lambda w, who: profile.patient_profile(
+            w.s, w.actor(who), patient_id=w.patient.id, vault=VAULT
+        ),
     }
 )
 
@@ -651,6 +654,7 @@ EXEMPT = {
     "core.audit.verify_chain",
     "core.patients.views.tenant_today",
     "core.tenancy.tenant_timezone",
+    "core.scheduling.booking_rules.booking_rules",
     "core.sequences.next_value",
     "core.sequences.reserve_values",
     # the screen URL is public and names any clinic's branch (resolve_branch, platform scope);

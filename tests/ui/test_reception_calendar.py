@@ -125,7 +125,7 @@ def texts(at: AppTest) -> str:
 def test_calendar_shows_the_grid_with_the_booking_and_free_slots(desk):
     at = on_tomorrow(desk)
     assert "Dr. Asha Rao" in texts(at)
-    assert at.button(key="cal_free_{}_09:00".format(desk.doctor_id)).label == "Free"
+    assert at.button(key=f"cal_free_{desk.doctor_id}_09:00").label == "Free"
     booked = [b for b in at.button if b.key and b.key.startswith("cal_scheduled_")]
     assert [b.label for b in booked] == ["○ Ravi S. · PAT0001"]
 
@@ -204,3 +204,35 @@ def test_waiting_list_entry_gets_the_freed_slot_and_accepts(desk):
     assert appointments(desk, desk.ravi)[-1] == ("15:00", "scheduled", False)
     with desk.database.transaction(desk.tenant_id, readonly=True) as s:
         assert s.scalars(select(WaitlistEntry.status)).all() == ["booked"]
+
+
+def test_profile_shows_the_patient_and_history_and_saves_an_audited_edit(desk):
+    at = signed_in(desk, "views/patient.py")
+    at.text_input(key="profile_query").input("ravi").run()
+    at.button(key=f"profile_found_{desk.ravi}").click().run()
+    assert not at.exception and not at.error, at.error
+    page = texts(at)
+    assert "Ravi Sharma" in page and "98XXXXXX10" in page and "Penicillin" in page
+    assert "9876543210" not in page
+    tabs = [t.label for t in at.tabs]
+    assert tabs[0].startswith("Appointments (") and tabs[3] == "Bills (0)"
+    history = at.dataframe[0].value
+    assert "Dr. Asha Rao" in set(history["Who"]) and "cancelled" in set(history["Status"])
+    at.text_input(key="pe_email").input("ravi@example.in")
+    at.button(key=f"FormSubmitter:profile_edit_{desk.ravi}-Save changes").click().run()
+    assert not at.exception and not at.error, at.error
+    with desk.database.transaction(desk.tenant_id, readonly=True) as s:
+        assert s.get(Patient, desk.ravi).email == "ravi@example.in"
+        updates = s.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "patient.update")
+        ).all()
+    assert updates and "email" in str(updates[-1])
+
+
+def test_a_booking_on_the_calendar_opens_the_profile(desk):
+    at = on_tomorrow(desk)
+    (booked, *_) = [b for b in at.button if b.key and b.key.startswith("cal_scheduled_")]
+    booked.click().run()
+    at.button(key="cal_booking_profile").click().run()
+    assert not at.exception, at.exception
+    assert any("Allergies" in m.value for m in at.markdown)
