@@ -19,6 +19,7 @@ from db.engine import Database
 from qlink.settings import Settings
 from workers.graph import GraphClient
 from workers.outbox import Relay
+from workers.pacing import Pacer
 
 ACTOR_MODULES = ("workers.actors",)
 WORKER_TIMEOUT_MS = "100"  # SPEC §7: actors pick up messages within 100 ms (default 1000)
@@ -50,6 +51,7 @@ class Runtime:
                 graph.post,
                 PhoneVault(self.settings.data_key),
                 upload=graph.upload_media,
+                pacer=Pacer.for_redis_url(self.settings.redis_url),
             )
         return self.relay
 

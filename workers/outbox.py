@@ -22,6 +22,7 @@ from core.messaging.outbound import Action, Failed, Outcome
 from core.patients.phones import PhoneVault
 from db.engine import ALL_TENANTS, Database
 from qlink.settings import Settings
+from workers.pacing import Pacer
 
 log = logging.getLogger("qlink.relay")
 Poster = Callable[[str, dict], Outcome]  # (phone_number_id, body) -> outcome
@@ -63,10 +64,12 @@ class Relay:
         name: str | None = None,
         lease: dt.timedelta = relay.LEASE,
         upload: Uploader | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._db = database
         self._post = post
         self._upload = upload
+        self._pacer = pacer
         self._vault = vault
         self._clock = clock
         self.name = name or worker_name()
@@ -99,6 +102,14 @@ class Relay:
             )
         if attempt is None:
             return None
+        wait = (
+            self._pacer.admit(attempt.phone_number_id, attempt.contact_key) if self._pacer else None
+        )
+        if wait is not None:  # over the pair or number rate: not now, and not lost
+            until = self._clock() + dt.timedelta(seconds=wait)
+            with self._db.transaction(ALL_TENANTS) as session:
+                relay.defer_send(session, attempt, until=until)
+            return Action.PACE
         attempt, outcome = deliver(attempt, self._post, self._upload)
         with self._db.transaction(ALL_TENANTS) as session:
             action = relay.finish_send(session, attempt, outcome, now=self._clock())
@@ -146,7 +157,9 @@ class BackgroundRelay:
 
         graph = GraphClient(str(settings.whatsapp_graph_url), str(settings.whatsapp_access_token))
         vault = PhoneVault(settings.data_key)
-        return cls(Relay(database, graph.post, vault, upload=graph.upload_media), graph.close)
+        pacer = Pacer.for_redis_url(settings.redis_url)
+        relay = Relay(database, graph.post, vault, upload=graph.upload_media, pacer=pacer)
+        return cls(relay, graph.close)
 
     def nudge(self) -> None:
         self.relay.nudge()

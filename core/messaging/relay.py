@@ -80,6 +80,7 @@ class Attempt:
     attempts: int
     has_fallback: bool
     media: Media | None = None  # upload first; ``body`` holds ``MEDIA_PENDING`` until then
+    contact_key: str = ""  # the recipient, for pacing per pair (empty for a mark-as-read)
 
 
 def claim_due(
@@ -213,6 +214,7 @@ def begin_send(
         row.attempts,
         fallback is not None and not isinstance(choice.message, Template),
         media,
+        recipient.contact_key,
     )
 
 
@@ -292,6 +294,26 @@ def _resolve(
         return recipient, message, template
     rendered = render(session, row.tenant_id, row.kind, row.payload, vault)
     return rendered.recipient, rendered.message, rendered.fallback
+
+
+def defer_send(session: Session, attempt: Attempt, *, until: dt.datetime) -> bool:
+    """Put a prepared send back, due at ``until``, without counting it as an attempt.
+
+    For pacing: the relay may not send now (the recipient's or the number's rate is used up).
+    The journal row stays ``queued`` and is reused by the next attempt. Returns whether the
+    row was still this attempt's. Locks: the outbox row (``FOR UPDATE``) until commit.
+    """
+    row = session.get(
+        OutboxMessage, attempt.outbox_id, populate_existing=True, with_for_update=True
+    )
+    if row is None or row.status != "sending":
+        return False
+    row.status = "pending"
+    row.available_at = until
+    row.claimed_by = None
+    row.claimed_at = None
+    row.attempts = max(row.attempts - 1, 0)
+    return True
 
 
 def _mark_read(session: Session, row: OutboxMessage, now: dt.datetime) -> Attempt | None:

@@ -690,6 +690,7 @@ EXEMPT = {
     "core.messaging.relay.claim_due",
     "core.messaging.relay.begin_send",
     "core.messaging.relay.finish_send",
+    "core.messaging.relay.defer_send",
     "core.messaging.notify.render",
     "core.messaging.reminders.reminder_for",
     "core.messaging.outbound.approved_template",

@@ -24,6 +24,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    at: float = 0.0  # time.time() when it arrived
 
 
 @dataclass
@@ -115,7 +116,7 @@ class FakeGraph:
         length = int(handler.headers.get("Content-Length", 0))
         body = json.loads(handler.rfile.read(length) or b"{}")
         with self._lock:
-            self.requests.append(Request(handler.path, dict(handler.headers), body))
+            self.requests.append(Request(handler.path, dict(handler.headers), body, time.time()))
             failure = self._failures.pop(0) if self._failures else None
             wamid = f"wamid.FAKE{len(self.requests):06d}"
         if failure is not None:
