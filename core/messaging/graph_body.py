@@ -7,7 +7,7 @@ the HTTP adapter never sends a body Meta would reject for its shape:
   in all, more than 10 sections, no rows, duplicate button titles;
 - lengths are truncated with an ellipsis: button title 20, row title 24, row description 72,
   section title 24, list button label 20, header 60, footer 60, interactive body 1024, text body
-  4096, document caption 1024.
+  4096, document caption 1024, Flow CTA 20.
 
 ``biz_opaque_callback_data`` carries the outbox id: Meta echoes it in every status webhook, so a
 status can be joined to the outbox row even before the wamid is stored.
@@ -21,6 +21,7 @@ from core.errors import ValidationFailed
 from core.messaging.messages import (
     Buttons,
     Document,
+    FlowMessage,
     ListMessage,
     Message,
     Recipient,
@@ -42,6 +43,8 @@ INTERACTIVE_BODY = 1024
 TEXT_BODY = 4096
 CAPTION = 1024
 CALLBACK_DATA = 512
+FLOW_CTA = 20
+FLOW_MESSAGE_VERSION = "3"
 MEDIA_PENDING = "pending-upload"  # the media id of a body built before its document's upload
 
 
@@ -134,6 +137,8 @@ def _content(message: Message, media_id: str | None) -> dict[str, Any]:
         return {"type": "interactive", "interactive": _list(message)}
     if isinstance(message, Template):
         return {"type": "template", "template": _template(message, media_id)}
+    if isinstance(message, FlowMessage):
+        return {"type": "interactive", "interactive": _flow(message)}
     if isinstance(message, Document):
         if not media_id:
             raise MessageShapeError("A document is sent with its uploaded media id")
@@ -144,7 +149,27 @@ def _content(message: Message, media_id: str | None) -> dict[str, Any]:
     raise MessageShapeError(f"Unknown message {type(message).__name__}")
 
 
-def _frame(message: Buttons | ListMessage, kind: str) -> dict[str, Any]:
+def _flow(message: FlowMessage) -> dict[str, Any]:
+    """Meta's interactive ``flow`` message (flow message version 3)."""
+    if message.flow_action not in ("navigate", "data_exchange"):
+        raise MessageShapeError(f"Unknown flow_action {message.flow_action!r}")
+    parameters: dict[str, Any] = {
+        "flow_message_version": FLOW_MESSAGE_VERSION,
+        "flow_id": message.flow_id,
+        "flow_token": message.flow_token,
+        "flow_cta": clip(message.cta, FLOW_CTA),
+        "flow_action": message.flow_action,
+    }
+    if message.flow_action == "navigate":  # data_exchange asks the endpoint for the screen
+        if not message.screen:
+            raise MessageShapeError("A navigate Flow message names its first screen")
+        parameters["flow_action_payload"] = {"screen": message.screen}
+    interactive = _frame(message, "flow")
+    interactive["action"] = {"name": "flow", "parameters": parameters}
+    return interactive
+
+
+def _frame(message: Buttons | ListMessage | FlowMessage, kind: str) -> dict[str, Any]:
     interactive: dict[str, Any] = {"type": kind}
     if message.header:
         interactive["header"] = {"type": "text", "text": clip(message.header, HEADER)}

@@ -99,7 +99,24 @@ class Document:
     kind: str = field(default="document", init=False)
 
 
-Message = Text | Buttons | ListMessage | Template | Document
+@dataclass(frozen=True)
+class FlowMessage:
+    """A WhatsApp Flow opened from a button (in the window only): ``flow_action`` is
+    ``data_exchange`` (the endpoint's INIT answers the first screen) or ``navigate`` to
+    ``screen``; ``flow_token`` is QLink's signed token (``core.messaging.flows.tokens``)."""
+
+    body: str
+    flow_id: str
+    flow_token: str
+    cta: str
+    flow_action: str = "data_exchange"
+    screen: str | None = None
+    header: str | None = None
+    footer: str | None = None
+    kind: str = field(default="flow", init=False)
+
+
+Message = Text | Buttons | ListMessage | Template | Document | FlowMessage
 
 
 def to_payload(recipient: Recipient, message: Message) -> dict[str, Any]:
@@ -126,6 +143,8 @@ def from_payload(payload: dict[str, Any]) -> tuple[Recipient, Message]:
         return recipient, Template(params=tuple(data.pop("params")), **data)
     if kind == "document":
         return recipient, Document(**data)
+    if kind == "flow":
+        return recipient, FlowMessage(**data)
     raise ValueError(f"Unknown message kind {kind!r}")
 
 

@@ -643,6 +643,9 @@ NOT_FOUND.update(
             w.s, w.actor(who), secret="s", contact_key="919800000001", patient_id=w.patient.id
         ),
         flow_booking.answer_flow: _answer_booking_flow,
+        flow_booking.mint_booking_flow: lambda w, who: flow_booking.mint_booking_flow(
+            w.s, w.actor(who), secret="s", contact_key="919800000001", patient_id=w.patient.id
+        ),
     }
 )
 OUTSIDER_ERROR[flow_booking.answer_flow] = flow_tokens.StaleFlowToken
@@ -693,6 +696,9 @@ EXEMPT = {
     "core.messaging.relay.defer_send",
     "core.messaging.notify.render",
     "core.messaging.reminders.reminder_for",
+    "core.messaging.rating.rating_request_for",
+    # a step of the conversation, for the patient the turn already identified
+    "core.messaging.rating.requested_visit",
     "core.messaging.outbound.approved_template",
     "core.messaging.outbound.block_tenant",
     "core.messaging.outbound.choose_message",

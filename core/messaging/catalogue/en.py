@@ -65,6 +65,9 @@ TEXTS: dict[str, str] = {
     "conv.book.rescheduled": "Moved: your appointment with {doctor} is now {date} at {time}.",
     "conv.book.taken": "Sorry, someone just took that time. These are the next free times:",
     "conv.book.abandoned": "No booking was made.",
+    "conv.flow.body": "Tap below to choose the department, doctor and time of your visit.",
+    "conv.flow.cta": "Book appointment",
+    "conv.flow.stale": "This booking form is no longer active. Send 'book' to start again.",
     # Check-in and token status
     "conv.checkin.how": (
         "When you arrive, scan the QR code at the reception desk: it sends "

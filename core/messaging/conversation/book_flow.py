@@ -221,7 +221,7 @@ def _book(turn: Turn, doctor: Doctor, start: dt.datetime) -> None:
                 idempotency_key=f"wa:{turn.message.wa_message_id}"[:80],
             )
     except SlotTaken as taken:
-        _offer_alternatives(turn, taken.alternatives)
+        offer_alternatives(turn, taken.alternatives)
         return
     key = "conv.book.rescheduled" if reschedule_id is not None else "conv.book.done"
     local = start.astimezone(turn.zone)
@@ -231,7 +231,8 @@ def _book(turn: Turn, doctor: Doctor, start: dt.datetime) -> None:
     turn.go(IDLE)
 
 
-def _offer_alternatives(turn: Turn, alternatives: Sequence[Slot]) -> None:
+def offer_alternatives(turn: Turn, alternatives: Sequence[Slot]) -> None:
+    """After a lost race: the next free slots of ``turn.data["doctor_id"]`` as a list."""
     data = {k: v for k, v in turn.data.items() if k in ("doctor_id", "reschedule_id")}
     if not alternatives:
         doctor = access_doctor(turn.session, turn.actor, turn.data["doctor_id"])

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor, tenant_of
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
-from core.messaging.conversation import book_flow, manage, records, visits
+from core.messaging.conversation import book_flow, flow_booking, manage, records, visits
 from core.messaging.conversation.menu import (
     KEYWORDS,
     ask_language,
@@ -29,6 +29,7 @@ from core.messaging.conversation.menu import (
 )
 from core.messaging.conversation.onboarding import onboard
 from core.messaging.conversation.turn import (
+    FLOW_KEY,
     IDLE,
     TokenLinks,
     Turn,
@@ -58,7 +59,8 @@ STEPS: dict[str, Callable[[Turn], bool]] = {
     **records.STEPS,
 }
 ACTIONS: dict[str, Callable[[Turn], None]] = {
-    "book": book_flow.start_booking,
+    "book": flow_booking.start_booking,
+    flow_booking.LIST_STEPS: book_flow.start_booking,
     "status": visits.tell_status,
     "checkin": lambda turn: _say_idle(turn, "conv.checkin.how"),
     "manage": manage.start_manage,
@@ -116,6 +118,9 @@ def _route(turn: Turn) -> None:
 
 
 def _route_known(turn: Turn) -> None:
+    if turn.message.kind == "flow_reply":
+        flow_booking.on_flow_reply(turn)
+        return
     text, choice = typed(turn), turn.message.reply_id or ""
     slug = visits.checkin_slug(text)
     if slug is not None:
@@ -161,7 +166,11 @@ def _open(
     patient = _patient(session, actor, row, message, vault)
     first_contact = row.last_inbound_at is None
     lang = patient.preferred_language if first_contact and patient else row.language
-    state, data = (IDLE, {}) if timed_out(row, now) else (row.state, dict(row.data or {}))
+    data = dict(row.data or {})
+    if timed_out(row, now):  # back to the menu; an open booking Flow stays valid
+        state, data = IDLE, {k: v for k, v in data.items() if k == FLOW_KEY}
+    else:
+        state = row.state
     clinic = session.scalar(select(Tenant.name).where(Tenant.id == message.tenant_id)) or ""
     return Turn(
         session=session,

@@ -26,6 +26,9 @@ from db.models import ConversationSession, Patient
 
 IDLE = "idle"
 IDLE_TIMEOUT = dt.timedelta(minutes=30)
+# Step data that outlives the steps: an open booking Flow (its token and progress, written by
+# the Flows endpoint too) stays in the session until a newer Flow replaces it.
+FLOW_KEY = "flow"
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,9 @@ class Turn:
         return text(self.lang, key, **params)
 
     def go(self, state: str, **data: Any) -> None:
-        """Move the conversation to ``state`` with fresh step data."""
-        self.state, self.data = state, dict(data)
+        """Move the conversation to ``state`` with fresh step data (an open Flow is kept)."""
+        kept = {FLOW_KEY: self.data[FLOW_KEY]} if FLOW_KEY in self.data else {}
+        self.state, self.data = state, {**kept, **data}
 
 
 def dedupe_key(wa_message_id: str, index: int) -> str:

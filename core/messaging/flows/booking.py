@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.errors import (
@@ -36,12 +37,21 @@ from core.scheduling.booking import book_appointment
 from core.scheduling.doctors import access_doctor
 from core.scheduling.slots import available_slots
 from core.tenancy import access_department, tenant_timezone
-from db.models import Branch, ConversationSession, Department, Doctor, DoctorBranch, Patient
+from db.models import (
+    Branch,
+    ConversationSession,
+    Department,
+    Doctor,
+    DoctorBranch,
+    Patient,
+    Tenant,
+)
 
 SCREENS = ("DEPARTMENT", "DOCTOR", "SLOT")
 DAYS_AHEAD = 7
 DEFAULT_TTL = dt.timedelta(hours=24)
 MAX_OPTIONS = 50  # Dropdowns take up to 200 items; keep the screen short
+FLOW_SETTING = "whatsapp_booking_flow_id"  # tenants.settings: Meta's id of the booking Flow
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,59 @@ class FlowRequest:
     flow_token: str | None = None
     screen: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def set_booking_flow(session: Session, actor: Actor, *, meta_flow: str | None) -> None:
+    """Set (or clear, with None) the Meta Flow id of the clinic's published booking Flow.
+
+    With one set, "book" on WhatsApp opens the Flow instead of the list steps.
+    """
+    require(actor, "settings.write")
+    tenant_id = tenant_of(session, actor)
+    value = (meta_flow or "").strip() or None
+    if value is not None and not (value.isdigit() and len(value) <= 40):
+        raise ValidationFailed("A Flow id is Meta's number for the Flow", field="meta_flow")
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("Clinic not found")
+    settings = {k: v for k, v in (tenant.settings or {}).items() if k != FLOW_SETTING}
+    tenant.settings = {**settings, **({FLOW_SETTING: value} if value else {})}
+    session.flush()
+    detail = {"flow_id": value}
+    audit.record(
+        session, actor, "booking_flow.set", entity="tenant", entity_id=tenant_id, detail=detail
+    )
+
+
+def booking_flow_of(session: Session, actor: Actor) -> str | None:
+    """The Meta Flow id of the clinic's booking Flow, if one is set."""
+    tenant_id = tenant_of(session, actor)
+    settings = session.execute(select(Tenant.settings).where(Tenant.id == tenant_id)).scalar()
+    value = (settings or {}).get(FLOW_SETTING)
+    return str(value) if value else None
+
+
+def mint_booking_flow(
+    session: Session,
+    actor: Actor,
+    *,
+    secret: str,
+    contact_key: str,
+    patient_id: int | None = None,
+    ttl: dt.timedelta = DEFAULT_TTL,
+) -> tuple[str, dict[str, Any]]:
+    """Mint a booking ``flow_token``; return it with the state to keep in ``data["flow"]``.
+
+    The conversation stores the state with its own session write (one compare-and-set).
+    """
+    require(actor, "appointment.book")
+    tenant_id = tenant_of(session, actor)
+    if patient_id is not None:
+        load_owned(session, actor, Patient, patient_id, "Patient")
+    token = sign_flow_token(
+        secret, FlowToken(tenant_id, contact_key, actor.clock() + ttl, patient_id)
+    )
+    return token, {"token": token, "status": "open", "screen": "DEPARTMENT"}
 
 
 def open_booking_flow(
@@ -69,19 +132,16 @@ def open_booking_flow(
     A newer token replaces an older one, which then answers 427. The conversation sends the Flow
     message (``flow_action: "data_exchange"``) with the returned token.
     """
-    require(actor, "appointment.book")
-    tenant_id = tenant_of(session, actor)
-    if patient_id is not None:
-        load_owned(session, actor, Patient, patient_id, "Patient")
-    token = sign_flow_token(
-        secret, FlowToken(tenant_id, contact_key, actor.clock() + ttl, patient_id)
+    token, state = mint_booking_flow(
+        session, actor, secret=secret, contact_key=contact_key, patient_id=patient_id, ttl=ttl
     )
+    tenant_id = tenant_of(session, actor)
     row = _conversation(session, tenant_id, contact_key)
     if row is None:
         row = ConversationSession(tenant_id=tenant_id, contact_key=contact_key, data={})
         session.add(row)
         session.flush()
-    _save(session, row, {"token": token, "status": "open", "screen": "DEPARTMENT"})
+    _save(session, row, state)
     return token
 
 
