@@ -131,6 +131,23 @@
     node.append(actions);
   }
 
+  // A WhatsApp Flow: the bubble shows its CTA. The simulator cannot run Flow screens, so a tap
+  // runs the same booking as list steps (the conversation's "menu:book_list").
+  function flowView(node, body, wamid) {
+    const interactive = body.interactive;
+    frame(node, interactive);
+    const cta = interactive.action.parameters.flow_cta;
+    node.append(el("div", "tag", "WhatsApp Flow · opens as list steps here"));
+    const actions = el("div", "actions");
+    const open = el("button", "flow-open", cta);
+    open.type = "button";
+    open.dataset.id = "menu:book_list";
+    open.addEventListener("click", () =>
+      send({ type: "button_reply", id: "menu:book_list", title: cta, context_id: wamid }));
+    actions.append(open);
+    node.append(actions);
+  }
+
   function openSheet(interactive, wamid) {
     $("sheet-title").textContent = interactive.action.button;
     const target = $("sheet-body");
@@ -178,6 +195,7 @@
     if (body.type === "text") node.append(body.text.body);
     else if (body.type === "interactive" && body.interactive.type === "button") buttonsView(node, body, wamid);
     else if (body.type === "interactive" && body.interactive.type === "list") listView(node, body, wamid);
+    else if (body.type === "interactive" && body.interactive.type === "flow") flowView(node, body, wamid);
     else if (body.type === "template") templateView(node, body);
     else if (body.type === "document") documentView(node, body);
     else node.append(el("div", "tag", body.type), JSON.stringify(body));
