@@ -39,6 +39,7 @@ BENCHMARKS = {
     "queue": ("qlink.bench.queue", "token issue and call-next throughput and latency"),
     "signage": ("qlink.bench.signage", "commit-to-screen latency of the SSE signage stream"),
     "search": ("qlink.bench.search", "patient search latency at 50,000 patients beside a baseline"),
+    "desk": ("qlink.bench.desk", "the desk's snapshot and search times; database load of 50 desks"),
     "webhooks": (
         "qlink.bench.webhooks",
         "signed WhatsApp deliveries/s beside a bare HMAC endpoint",

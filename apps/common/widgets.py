@@ -30,7 +30,7 @@ STATUS_STYLE: dict[str, StatusStyle] = {
 
 _CSS = """
 <style>
-[data-testid="stMainBlockContainer"] { padding: 2rem 1.5rem 1rem 1.5rem; }
+[data-testid="stMainBlockContainer"] { padding: 3.6rem 1.5rem 1rem 1.5rem; }
 [data-testid="stSidebarContent"] { padding-top: 0.5rem; }
 .ql-sub { font-size: 1rem; font-weight: 500; color: #334155; margin-left: .6rem; }
 .ql-legend { display: flex; flex-wrap: wrap; gap: .3rem .5rem; align-items: center;

@@ -59,8 +59,8 @@ def _card(view: TokenView, name: str, created: bool) -> str:
     zone = ZoneInfo(view.timezone)
     where = " · ".join(part for part in (view.doctor, view.room) if part)
     eta = view.eta.astimezone(zone).strftime("%H:%M") if view.eta else None
-    wait = f"about {view.minutes} min" if view.minutes is not None else ""
-    ahead = f"{view.ahead} ahead" if view.ahead is not None else ""
+    wait = f"about {view.minutes} min" if view.minutes else ""
+    ahead = {None: "", 0: "next in line"}.get(view.ahead, f"{view.ahead} ahead")
     when = " · ".join(part for part in (eta and f"ETA {eta}", wait, ahead) if part)
     note = "" if created else '<div class="ql-note">Already held: same token given back</div>'
     return (
