@@ -14,6 +14,7 @@ from db.models.clinical import (
     PrescriptionItem,
     Vitals,
 )
+from db.models.formulary import FormularyMedicine
 from db.models.keys import KeyFingerprint
 from db.models.messaging import (
     ConversationSession,
@@ -79,6 +80,7 @@ __all__ = [
     "DoctorSchedule",
     "DoctorSession",
     "Document",
+    "FormularyMedicine",
     "KeyFingerprint",
     "LabOrder",
     "LabResult",
