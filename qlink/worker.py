@@ -47,7 +47,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> int:
     import subprocess
 
-    from workers.broker import WORKER_TIMEOUT_MS, setup_broker
+    from workers.broker import LEASE_ENV, WORKER_TIMEOUT_MS, setup_broker
     from workers.ticker import (
         REMINDER_SECONDS,
         RETENTION_SECONDS,
@@ -56,7 +56,11 @@ def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Even
         run_ticker,
     )
 
-    env = {**os.environ, "dramatiq_worker_timeout": WORKER_TIMEOUT_MS}
+    env = {
+        **os.environ,
+        "dramatiq_worker_timeout": WORKER_TIMEOUT_MS,
+        LEASE_ENV: str(args.lease),  # --lease reaches the relay of each worker process
+    }
     command = [sys.executable, "-m", "dramatiq", "workers.boot"]
     command += ["--processes", str(args.processes), "--threads", str(args.threads)]
     workers = subprocess.Popen(command, env=env)

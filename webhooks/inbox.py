@@ -143,12 +143,20 @@ class WhatsAppInbox:
         return self._processor.process(inbox_id)
 
     def sweep(self, *, limit: int = 100) -> int:
-        """Process deliveries left pending (a crash between store and process); return how many."""
+        """Hand on deliveries left pending (a crash between store and process); return how many.
+
+        Embedded, they are processed here; with an ``enqueue`` (Redis) they go to the
+        ``qlink worker`` processes, never processed in the service (a duplicate enqueue is
+        harmless: a processed row is skipped). Redis down: they stay pending for the next sweep.
+        """
         before = self._clock() - SWEEP_AGE
         with self._db.transaction(None, readonly=True) as session:
             ids = pending_deliveries(session, received_before=before, limit=limit)
         for inbox_id in ids:
-            self.process(inbox_id)
+            if self._enqueue is None:
+                self.process(inbox_id)
+            else:
+                self._hand_over(inbox_id)
         return len(ids)
 
     def schedule(self, inbox_id: int) -> None:
@@ -165,7 +173,7 @@ class WhatsAppInbox:
         assert self._enqueue is not None
         try:
             self._enqueue(inbox_id)
-        except Exception:  # Redis down: the row stays pending and the sweep processes it here
+        except Exception:  # Redis down: the row stays pending and the next sweep enqueues it
             log.exception("webhook inbox %s: not enqueued, left for the sweep", inbox_id)
 
     def _track(self, future: asyncio.Future[object]) -> None:

@@ -7,6 +7,7 @@ until ``setup_broker`` ran, so a wrong import order fails loudly instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
+from core.messaging.relay import LEASE
 from core.patients.phones import PhoneVault
 from db.engine import Database
 from qlink.settings import Settings
@@ -23,6 +25,7 @@ from workers.pacing import Pacer
 
 ACTOR_MODULES = ("workers.actors",)
 WORKER_TIMEOUT_MS = "100"  # SPEC §7: actors pick up messages within 100 ms (default 1000)
+LEASE_ENV = "qlink_relay_lease"  # seconds; set by ``qlink worker --lease`` for its processes
 
 
 class BrokerOrderError(RuntimeError):
@@ -46,12 +49,14 @@ class Runtime:
             graph = GraphClient(
                 str(self.settings.whatsapp_graph_url), str(self.settings.whatsapp_access_token)
             )
+            lease = float(os.environ.get(LEASE_ENV) or LEASE.total_seconds())
             self.relay = Relay(
                 self.database,
                 graph.post,
                 PhoneVault(self.settings.data_key),
                 upload=graph.upload_media,
                 pacer=Pacer.for_redis_url(self.settings.redis_url),
+                lease=dt.timedelta(seconds=lease),
             )
         return self.relay
 

@@ -364,6 +364,34 @@ def test_the_sweep_processes_a_delivery_left_pending_by_a_crash(inbound):
     assert inbound.rows(WebhookInbox, WebhookInbox.id == inbox_id)[0].status == "done"
 
 
+def test_with_workers_the_sweep_enqueues_pending_deliveries_instead_of_processing_them(inbound):
+    clock = FrozenClock(dt.datetime.now(dt.UTC))
+    enqueued: list[int] = []
+    inbox = _inbox(inbound, clock=clock, enqueue=enqueued.append)
+    message = text_message("after a crash", sender="919876500072")
+    inbox_id = inbox.store(encode(delivery(change(inbound.number_a, messages=[message]))))
+    clock.advance(minutes=2)
+    assert inbox.sweep() >= 1
+    assert inbox_id in enqueued
+    assert inbound.handed == [], "the service process handled it itself"
+    assert inbound.rows(WebhookInbox, WebhookInbox.id == inbox_id)[0].status == "pending"
+
+
+def test_with_redis_down_the_sweep_leaves_deliveries_pending(inbound):
+    clock = FrozenClock(dt.datetime.now(dt.UTC))
+
+    def broken(_inbox_id: int) -> None:
+        raise ConnectionError("Redis is down")
+
+    inbox = _inbox(inbound, clock=clock, enqueue=broken)
+    message = text_message("while Redis is down", sender="919876500073")
+    inbox_id = inbox.store(encode(delivery(change(inbound.number_a, messages=[message]))))
+    clock.advance(minutes=2)
+    inbox.sweep()
+    assert inbound.handed == []
+    assert inbound.rows(WebhookInbox, WebhookInbox.id == inbox_id)[0].status == "pending"
+
+
 def test_a_body_that_is_json_but_not_the_envelope_is_marked_failed(inbound):
     response = inbound.post({"object": "whatsapp_business_account", "entry": "nope"})
     assert response.status_code == 200
