@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.messaging.catalogue import LANGUAGES, text
+from core.messaging.dates import when_label
 from core.messaging.messages import DOCUMENT, Document, Message, Recipient, Template, Text
 from core.messaging.rating import NoRatingRequest, rating_request_for
 from core.messaging.reminders import REMINDERS, NoReminder, reminder_for
@@ -83,9 +84,12 @@ def _reminder(
     patient = reminder.patient
     recipient = _recipient(session, tenant_id, reminder.branch_id, patient, vault)
     lang = patient.preferred_language if patient.preferred_language in LANGUAGES else "en"
-    body = text(lang, reminder.key, **reminder.params)
+    params = dict(reminder.params)
+    if reminder.starts_at is not None and reminder.zone is not None:
+        params["when"] = when_label(lang, reminder.starts_at, reminder.zone)
+    body = text(lang, reminder.key, **params)
     name = TEMPLATE_PREFIX + reminder.key.split(".", 1)[1]
-    return Rendered(recipient, Text(body), Template(name, lang, tuple(reminder.params.values())))
+    return Rendered(recipient, Text(body), Template(name, lang, tuple(params.values())))
 
 
 def _rating_request(

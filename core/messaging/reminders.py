@@ -103,7 +103,9 @@ class Reminder:
     patient: Patient
     branch_id: int
     key: str  # catalogue key, e.g. notify.reminder_24h
-    params: dict[str, str]
+    params: dict[str, str]  # "when" in English; notify renders it in the patient's language
+    starts_at: dt.datetime | None = None
+    zone: ZoneInfo | None = None
 
 
 class NoReminder(Exception):
@@ -132,4 +134,6 @@ def reminder_for(session: Session, tenant_id: int, kind: str, payload: dict[str,
         "when": when.strftime("%d %b %Y, %H:%M"),
         "branch": branch,
     }
-    return Reminder(patient, appointment.branch_id, "notify." + kind.split(".", 1)[1], params)
+    key = "notify." + kind.split(".", 1)[1]
+    zone = ZoneInfo(branch_tz or tenant_tz)
+    return Reminder(patient, appointment.branch_id, key, params, appointment.slot_start, zone)

@@ -314,7 +314,7 @@ def test_hindi_end_to_end(session, clinic_a, chat, doctor):
     patient = session.scalars(select(Patient).where(Patient.full_name == "सीता देवी")).one()
     assert patient.preferred_language == "hi"
     book_to_confirm(chat)
-    assert "बुक हो गया: Dr. Asha Rao, 07/12/2026 को 09:30 बजे।" in texts(chat.tap("book:yes"))
+    assert "बुक हो गया: Dr. Asha Rao, सोम 7 दिसंबर को 9:30 बजे।" in texts(chat.tap("book:yes"))
     assert "आपका अगला अपॉइंटमेंट" in texts(chat.tap("menu:status"))
     english = texts(chat.tap("lang:en"))
     assert en.TEXTS["conv.lang.set"] in english

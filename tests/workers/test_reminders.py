@@ -125,3 +125,15 @@ def test_hindi_text_inside_the_window(session, fake, client):
     body = fake.requests[0].body["text"]["body"]
     assert "Meera Nair" in body and "Dr. Asha Rao" in body and "अपॉइंटमेंट" in body
     assert session.get(OutboxMessage, reminder_rows(session, world.clinic)[0].id).status == "sent"
+
+
+def test_hindi_reminder_template_gives_the_time_in_hindi(session, fake, client):
+    world = reminder_world(session, language="hi")
+    approve_template(session, world.clinic, "qlink_reminder_24h", language="hi")
+    now = world.slot - 20 * HOUR
+    write_reminders(session, now=now)
+    relay_once(session, client.post, now=now, tenants=[world.clinic.tenant_id])
+    template = fake.requests[0].body["template"]
+    params = [p["text"] for p in template["components"][0]["parameters"]]
+    assert template["language"]["code"] == "hi"
+    assert params[2] == "8 दिसंबर 2026, 10:00"

@@ -17,7 +17,19 @@ TEXTS: dict[str, str] = {
     "conv.greet": "Hello {name}! Welcome to {clinic}.",
     "conv.unknown": "Sorry, I did not understand that. Please choose from the menu.",
     "conv.please_type": "Sorry, I can only read typed messages. Please type your answer.",
+    # A sender known only by username (no phone): the phone is asked before booking
+    "conv.contact.ask": "To book, the clinic needs your phone number. Tap below to share it.",
+    "conv.contact.thanks": "Thank you, your phone number is saved.",
+    "conv.contact.none": "That contact had no phone number. Please tap the button to share yours.",
     "conv.error": "Sorry, that did not work: {reason}. Please try again or ask at the desk.",
+    # Why a step was refused, by the rule's error code (core.errors), shown in conv.error
+    "conv.reason.slot_taken": "that time was just taken by someone else",
+    "conv.reason.doctor_not_available": "the doctor is not available then (leave or off duty)",
+    "conv.reason.conflict": "it changed meanwhile or is no longer possible",
+    "conv.reason.not_found": "that choice is no longer available",
+    "conv.reason.invalid_input": "that choice is not valid",
+    "conv.reason.permission_denied": "this cannot be done over WhatsApp",
+    "conv.reason.generic": "something went wrong on our side",
     "conv.more": "More",
     "conv.more_desc": "Show more choices",
     # Registration of a new number

@@ -17,7 +17,18 @@ TEXTS: dict[str, str] = {
     "conv.greet": "नमस्ते {name}! {clinic} में आपका स्वागत है।",
     "conv.unknown": "माफ़ कीजिए, मैं समझ नहीं पाया। कृपया मेनू से चुनें।",
     "conv.please_type": "माफ़ कीजिए, मैं केवल लिखे हुए संदेश पढ़ सकता हूँ। कृपया अपना उत्तर लिखें।",
+    "conv.contact.ask": "बुकिंग के लिए क्लिनिक को आपका फ़ोन नंबर चाहिए। नीचे टैप करके साझा करें।",
+    "conv.contact.thanks": "धन्यवाद, आपका फ़ोन नंबर सहेज लिया गया है।",
+    "conv.contact.none": "उस संपर्क में फ़ोन नंबर नहीं था। कृपया बटन टैप करके अपना नंबर साझा करें।",
     "conv.error": "माफ़ कीजिए, यह नहीं हो पाया: {reason}। कृपया फिर से कोशिश करें या डेस्क पर पूछें।",
+    # Why a step was refused, by the rule's error code (core.errors), shown in conv.error
+    "conv.reason.slot_taken": "यह समय अभी किसी और ने ले लिया",
+    "conv.reason.doctor_not_available": "डॉक्टर उस समय उपलब्ध नहीं हैं (छुट्टी या ड्यूटी से बाहर)",
+    "conv.reason.conflict": "इस बीच कुछ बदल गया या अब यह संभव नहीं है",
+    "conv.reason.not_found": "यह विकल्प अब उपलब्ध नहीं है",
+    "conv.reason.invalid_input": "यह विकल्प मान्य नहीं है",
+    "conv.reason.permission_denied": "यह WhatsApp पर नहीं हो सकता",
+    "conv.reason.generic": "हमारी ओर से कुछ गड़बड़ हुई",
     "conv.more": "और",
     "conv.more_desc": "और विकल्प दिखाएँ",
     # Registration of a new number

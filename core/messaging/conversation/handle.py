@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor, tenant_of
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
-from core.messaging.conversation import book_flow, flow_booking, manage, records, visits
+from core.messaging.catalogue import DEFAULT_LANGUAGE, LANGUAGES
+from core.messaging.conversation import book_flow, contact, flow_booking, manage, records, visits
 from core.messaging.conversation.menu import (
     KEYWORDS,
     ask_language,
@@ -95,13 +96,22 @@ def handle_inbound(
             _route(turn)
     except DomainError as exc:  # a rule refused the step: say why, back to the menu
         turn.replies = []
-        turn.say("conv.error", reason=str(exc))
+        turn.say("conv.error", reason=turn.t(reason_key(exc)))
         send_menu(turn)
     save(turn)
 
 
+def reason_key(exc: DomainError) -> str:
+    """The catalogue key telling a patient why a rule refused: by the error's stable code,
+    never core's English message (which is written for staff and logs)."""
+    key = f"conv.reason.{exc.code}"
+    return key if key in LANGUAGES[DEFAULT_LANGUAGE] else "conv.reason.generic"
+
+
 def _route(turn: Turn) -> None:
     kind = turn.message.kind
+    if contact.on_turn(turn, ACTIONS):  # request_contact_info before booking, and its answer
+        return
     if kind in PLEASE_TYPE:
         turn.say("conv.please_type")
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from core.messaging.conversation.turn import IDLE, Turn
+from core.messaging.dates import clock_label, day_label
 from core.messaging.messages import Button, Buttons, ListMessage, Row, Section
 from core.patients.registry import update_patient
 
@@ -119,9 +120,9 @@ def typed(turn: Turn) -> str:
 
 def fmt_date(turn: Turn, day: dt.date) -> str:
     """Return a short date for a list row or a sentence, in the contact's language."""
-    return day.strftime("%d/%m/%Y") if turn.lang == "hi" else day.strftime("%a %d %b")
+    return day_label(turn.lang, day)
 
 
 def fmt_time(turn: Turn, instant: dt.datetime) -> str:
-    """Return the branch's wall-clock time of ``instant`` as ``HH:MM``."""
-    return instant.astimezone(turn.zone).strftime("%H:%M")
+    """Return the branch's wall-clock time of ``instant`` in the contact's language."""
+    return clock_label(turn.lang, instant, turn.zone)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core.errors import NotFound
 from core.messaging.conversation.menu import ROW_TITLE, chosen_id, fmt_date, fmt_time, pick
 from core.messaging.conversation.turn import IDLE, Turn
+from core.messaging.dates import clock_label
 from core.messaging.messages import Row
 from core.queue.issuing import issue_token
 from core.signage.links import link_expiry, sign_token_ref
@@ -120,7 +121,7 @@ def tell_token(turn: Turn, token_id: int) -> None:
         lines.append(turn.t("conv.token.position", position=view.position))
     if view.eta is not None:
         zone = ZoneInfo(view.timezone)
-        eta = view.eta.astimezone(zone).strftime("%H:%M")
+        eta = clock_label(turn.lang, view.eta, zone)
         lines.append(turn.t("conv.token.eta", time=eta, minutes=view.minutes or 0))
     if turn.links is not None:
         expires = link_expiry(view.service_date, ZoneInfo(view.timezone))
