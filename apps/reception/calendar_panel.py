@@ -66,19 +66,32 @@ def grid(rt: Runtime, staff: Staff, cal: DayCalendar) -> None:
             unsafe_allow_html=True,
         )
     picked = st.session_state.get(PICK)
-    if picked and picked[0] == "appt":
+    found = _booked_row(cal, picked[1]) if picked and picked[0] == "appt" else None
+    if found is not None:
+        key = f"cal_{found[1].status}_{found[1].appointment_id}"
         st.markdown(
-            f'<style>[class*="st-key-cal_"][class*="_{picked[1]}"] button'
-            "{outline:3px solid #f59e0b;outline-offset:1px}</style>",
+            f"<style>.st-key-{key} button{{outline:3px solid #f59e0b;outline-offset:1px}}</style>",
             unsafe_allow_html=True,
         )
     with st.container(height=GRID_PX, border=False):
-        for label in cal.times:
+        for label in _shown_times(cal):
             cols = st.columns(widths, vertical_alignment="top", gap="small")
             cols[0].markdown(f'<span class="ql-t">{label}</span>', unsafe_allow_html=True)
             for col, day in zip(cols[1:], cal.doctors, strict=True):
                 with col:
                     _cell(rt, staff, cal, day, cal.cell(day.doctor_id, label))
+
+
+def _shown_times(cal: DayCalendar) -> list[str]:
+    """Slot times still of use: a time whose every cell has passed unbooked is left out."""
+    return [
+        label
+        for label in cal.times
+        if any(
+            c is not None and (c.booked or not c.past)
+            for c in (cal.cell(d.doctor_id, label) for d in cal.doctors)
+        )
+    ]
 
 
 def side_panel(rt: Runtime, staff: Staff, cal: DayCalendar) -> None:

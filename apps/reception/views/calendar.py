@@ -8,6 +8,8 @@ under the panel.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from apps.common import auth
@@ -24,13 +26,17 @@ if staff.desk is None or branch_id is None:
     st.info("This clinic has no branches yet.")
     st.stop()
 
-title, date_box = st.columns([5, 1.2], vertical_alignment="bottom")
+
+def shift(days: int) -> None:
+    st.session_state["cal_date"] = st.session_state["cal_date"] + dt.timedelta(days=days)
+
+
+st.session_state.setdefault("cal_date", staff.desk.today)
+title, back, date_box, ahead = st.columns([5, 0.4, 1.2, 0.4], vertical_alignment="bottom")
+back.button("◀", key="cal_prev_day", help="Previous day", on_click=shift, args=(-1,))
+ahead.button("▶", key="cal_next_day", help="Next day", on_click=shift, args=(1,))
 on_date = date_box.date_input(
-    "Date",
-    value=staff.desk.today,
-    key="cal_date",
-    format="DD/MM/YYYY",
-    label_visibility="collapsed",
+    "Date", key="cal_date", format="DD/MM/YYYY", label_visibility="collapsed"
 )
 title.markdown(
     f'### Calendar <span class="ql-sub">{on_date:%A %d %B} · {staff.branch_name}</span>',

@@ -146,7 +146,7 @@ profile = load(int(patient_id))
 if profile is None:
     st.session_state.pop(CHOSEN, None)
     st.stop()
-head, other = st.columns([5, 1.4], vertical_alignment="bottom")
+head, other = st.columns([5, 1], vertical_alignment="center")
 with head:
     header(profile)
 if other.button("Other patient", key="profile_other"):
