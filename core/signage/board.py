@@ -97,7 +97,7 @@ def branch_board(
     dept_ids = [d.id for d in depts]
     lanes = [
         doctor_lane(session, actor, doctor_id=doctor_id, day=day)
-        for doctor_id in _working_doctors(session, branch, dept_ids, day)
+        for doctor_id in working_doctors(session, branch, dept_ids, day)
     ]
     pools = [department_pool(session, actor, department_id=d, day=day) for d in dept_ids]
     return Board(
@@ -123,7 +123,7 @@ def departments(
     return [DepartmentInfo(*row) for row in session.execute(query.order_by(Department.code))]
 
 
-def _working_doctors(
+def working_doctors(
     session: Session, branch: BranchRef, dept_ids: list[int], day: dt.date
 ) -> list[int]:
     """Doctors of those departments scheduled today, or holding tokens or a session today."""
