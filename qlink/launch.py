@@ -24,7 +24,10 @@ from qlink.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RECEPTION_APP = ROOT / "apps" / "reception" / "main.py"  # the st.App entry (sign-in routes)
+DOCTOR_APP = ROOT / "apps" / "doctor" / "main.py"  # the consultation room, beside reception
 UI_PORT = 8501
+DOCTOR_PORT = UI_PORT + 1
+DEMO_DOCTOR = "sharma / dr.sharma"  # a demo doctor login printed with the doctor app's address
 SERVICE_PORT = 8000
 DEMO_HOST = "0.0.0.0"  # every interface: TVs and other desks on the clinic network
 LOCAL_HOST = "127.0.0.1"
@@ -81,9 +84,12 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
         print("Start the TV signage service with `qlink serve`.")
         return 0
     service = _start_service(settings, host, SERVICE_PORT)
+    doctor = _start_doctor_app(settings, host, DOCTOR_PORT)
     try:
         return _run_streamlit(settings, host, UI_PORT)
     finally:
+        if doctor is not None:
+            _stop_service(doctor)
         _stop_service(service)
 
 
@@ -96,12 +102,21 @@ def ui(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    return _run_streamlit(settings, args.host, args.port)
+    doctor = _start_doctor_app(settings, args.host, args.port + 1)
+    if doctor is not None:
+        print(f"Doctor app: http://localhost:{args.port + 1}")
+    try:
+        return _run_streamlit(settings, args.host, args.port)
+    finally:
+        if doctor is not None:
+            _stop_service(doctor)
 
 
 def print_urls(host: str) -> None:
     """Print where each part answers, on this computer and (when listening) on the network."""
     print(f"\nReception app: http://localhost:{UI_PORT}")
+    if DOCTOR_APP.exists():
+        print(f"Doctor app:    http://localhost:{DOCTOR_PORT}  (demo doctor: {DEMO_DOCTOR})")
     print(f"TV signage:    http://localhost:{SERVICE_PORT}/signage/main")
     print(
         f"WhatsApp:      http://localhost:{SERVICE_PORT}/simulator  (simulator: chat as a patient)"
@@ -112,6 +127,7 @@ def print_urls(host: str) -> None:
     addresses = lan_addresses() if host == DEMO_HOST else [host]
     for address in addresses:
         print(f"On the clinic network: reception http://{address}:{UI_PORT}")
+        print(f"                       doctor      http://{address}:{DOCTOR_PORT}")
         print(f"                       TV          http://{address}:{SERVICE_PORT}/signage/main")
         print(f"                       WhatsApp    http://{address}:{SERVICE_PORT}/simulator")
     if not addresses:
@@ -215,14 +231,13 @@ def _explain_missing_ui(settings: Settings) -> None:
     )
 
 
-def _run_streamlit(settings: Settings, host: str, port: int) -> int:
-    """Run ``streamlit run`` in the foreground until it exits or Ctrl-C stops it."""
-    command = [
+def _streamlit_command(app: Path, host: str, port: int) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(RECEPTION_APP),
+        str(app),
         "--server.address",
         host,
         "--server.port",
@@ -230,6 +245,19 @@ def _run_streamlit(settings: Settings, host: str, port: int) -> int:
         "--server.headless",
         "true",
     ]
+
+
+def _start_doctor_app(settings: Settings, host: str, port: int) -> subprocess.Popen[bytes] | None:
+    """Run the doctor app in the background beside the reception app (None when absent)."""
+    if not DOCTOR_APP.exists():
+        return None
+    command = _streamlit_command(DOCTOR_APP, host, port)
+    return subprocess.Popen(command, env=_child_env(settings), cwd=ROOT)
+
+
+def _run_streamlit(settings: Settings, host: str, port: int) -> int:
+    """Run ``streamlit run`` in the foreground until it exits or Ctrl-C stops it."""
+    command = _streamlit_command(RECEPTION_APP, host, port)
     # From the checkout, so Streamlit finds the project's .streamlit/config.toml.
     child = subprocess.Popen(command, env=_child_env(settings), cwd=ROOT)
     try:

@@ -19,6 +19,7 @@ _FRONT_DESK = {
     "queue.issue",
     "queue.call",
     "queue.manage",
+    "queue.transfer",
     "billing.read",
     "billing.write",
     "billing.collect",
@@ -57,6 +58,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "appointment.read",
             "queue.read",
             "queue.call",
+            "queue.transfer",  # to a colleague, from the doctor page
             "schedule.read",
             "report.read",
         }

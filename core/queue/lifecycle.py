@@ -55,7 +55,7 @@ CANCEL = Move("queue.manage", ("waiting", "called"), "cancelled", "TokenCancelle
 TO_LAB = Move("queue.call", ("in_consultation",), "at_lab", "TokenSentToLab", "sent to the lab")
 FROM_LAB = Move("queue.manage", ("at_lab",), "waiting", "TokenReturnedFromLab", "returned")
 TRANSFER = Move(
-    "queue.manage", ("waiting", "called", "missed"), "waiting", "TokenTransferred", "transferred"
+    "queue.transfer", ("waiting", "called", "missed"), "waiting", "TokenTransferred", "transferred"
 )
 
 

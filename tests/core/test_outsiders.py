@@ -34,6 +34,10 @@ from core.billing import catalogue as billing_catalogue
 from core.billing import pdfs as billing_pdfs
 from core.billing import sending as billing_sending
 from core.billing import views as billing_views
+from core.clinical import doctor_view
+from core.clinical import lab as clinical_lab
+from core.clinical import lab_catalogue, lab_worklist, uploads
+from core.clinical.consultations import open_consultation
 from core.clock import FrozenClock
 from core.context import Actor, load_owned
 from core.documents import store as documents
@@ -108,6 +112,7 @@ class World:
     payment: int = 0
     waitlist_entry: int = 0
     waitlist_offer: int = 0
+    lab: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def actor(self, who: Clinic) -> Actor:
         """The clinic's system actor (every permission, so only the tenant wall can refuse)."""
@@ -162,7 +167,36 @@ def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
         *_billing(session, desk, token.id),
     )
     world.waitlist_entry, world.waitlist_offer = _waitlist(session, desk, world)
+    world.lab = _lab(session, desk, world)
     return world
+
+
+def _lab(session: Session, desk: Actor, w: World) -> dict[str, int]:
+    """Ravi, called as an emergency, with a consultation, a lab order and an uploaded report."""
+    token = issuing.issue_token(
+        session,
+        desk,
+        patient_id=w.patient.id,
+        department_id=w.a.department.id,
+        kind="emergency",
+        doctor_id=w.doctor,
+    )
+    assert calling.call_next(session, desk, doctor_id=w.doctor).id == token.id
+    consultation = open_consultation(session, desk, token_id=token.id)
+    spec = lab_catalogue.LabTestSpec("FBS", "Blood sugar (fasting)", "mg/dL", 70, 100)
+    test = lab_catalogue.add_lab_test(session, desk, spec=spec)
+    ordered = clinical_lab.order_tests(
+        session, desk, consultation_id=consultation.id, lab_test_ids=[test.id], send_patient=False
+    )
+    report = uploads.upload_document(
+        session, desk, patient_id=w.patient.id, kind="report", filename="r.pdf", content=PDF
+    )
+    return {
+        "consultation": consultation.id,
+        "test": test.id,
+        "order": ordered.order_ids[0],
+        "report": report.id,
+    }
 
 
 def _waitlist(session: Session, desk: Actor, w: World) -> tuple[int, int]:
@@ -251,6 +285,7 @@ NOT_FOUND: dict[Callable[..., Any], Call] = {
     board.branch_board: lambda w, who: board.branch_board(
         w.s, w.actor(who), w.ref(), codes=None, upto_event=2**31
     ),
+    doctor_view.in_room: lambda w, who: doctor_view.in_room(w.s, w.actor(who), doctor_id=w.doctor),
     desk_view.latest_event_id: lambda w, who: desk_view.latest_event_id(
         w.s, w.actor(who), branch_id=w.a.branch.id
     ),
@@ -649,6 +684,45 @@ NOT_FOUND.update(
     }
 )
 OUTSIDER_ERROR[flow_booking.answer_flow] = flow_tokens.StaleFlowToken
+
+NOT_FOUND.update(
+    {
+        lab_catalogue.access_lab_test: lambda w, who: lab_catalogue.access_lab_test(
+            w.s, w.actor(who), w.lab["test"]
+        ),
+        clinical_lab.order_tests: lambda w, who: clinical_lab.order_tests(
+            w.s,
+            w.actor(who),
+            consultation_id=w.lab["consultation"],
+            lab_test_ids=[w.lab["test"]],
+            send_patient=False,
+        ),
+        clinical_lab.enter_result: lambda w, who: clinical_lab.enter_result(
+            w.s, w.actor(who), order_id=w.lab["order"], value="90"
+        ),
+        lab_worklist.lab_worklist: lambda w, who: lab_worklist.lab_worklist(
+            w.s, w.actor(who), branch_id=w.a.branch.id
+        ),
+        lab_worklist.consultation_results: lambda w, who: lab_worklist.consultation_results(
+            w.s, w.actor(who), consultation_id=w.lab["consultation"]
+        ),
+        lab_worklist.patient_results: lambda w, who: lab_worklist.patient_results(
+            w.s, w.actor(who), patient_id=w.patient.id
+        ),
+        uploads.upload_document: lambda w, who: uploads.upload_document(
+            w.s, w.actor(who), patient_id=w.patient.id, kind="report", filename="r", content=PDF
+        ),
+        uploads.download_document: lambda w, who: uploads.download_document(
+            w.s, w.actor(who), w.lab["report"]
+        ),
+        uploads.patient_documents: lambda w, who: uploads.patient_documents(
+            w.s, w.actor(who), patient_id=w.patient.id
+        ),
+        uploads.send_upload: lambda w, who: uploads.send_upload(
+            w.s, w.actor(who), document_id=w.lab["report"]
+        ),
+    }
+)
 
 # Public functions the walk finds that take no row of another clinic by id, or are primitives
 # of the commands above (those commands load their ids through access_* first). Keep it small.

@@ -175,7 +175,9 @@ def test_demo_starts_headless_streamlit_and_stops_cleanly_on_ctrl_c(
     streamlit = FakeStreamlit(interrupts=1)
     monkeypatch.setattr(launch.subprocess, "Popen", streamlit)
     assert cli.main(["demo"]) == 0
-    service, command = streamlit.commands
+    service, doctor, command = streamlit.commands
+    assert doctor[doctor.index("run") + 1].endswith("apps/doctor/main.py")
+    assert doctor[doctor.index("--server.port") + 1] == "8502"
     # The demo is for the clinic network: the TV and the desk listen on every interface.
     assert service[-7:] == ["-m", "qlink", "serve", "--host", "0.0.0.0", "--port", "8000"]
     assert streamlit.terminated  # the TV service is stopped with the reception app
@@ -203,7 +205,7 @@ def test_demo_on_loopback_only_says_so(
     streamlit = FakeStreamlit()
     monkeypatch.setattr(launch.subprocess, "Popen", streamlit)
     assert cli.main(["demo", "--host", "127.0.0.1"]) == 0
-    service, command = streamlit.commands
+    service, _doctor, command = streamlit.commands
     assert service[-4:-2] == ["--host", "127.0.0.1"]
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
     out = capsys.readouterr().out
@@ -220,7 +222,8 @@ def test_ui_runs_headless_streamlit_on_the_given_port(
     streamlit = FakeStreamlit()
     monkeypatch.setattr(launch.subprocess, "Popen", streamlit)
     assert cli.main(["ui", "--port", "8600"]) == 0
-    (command,) = streamlit.commands
+    doctor, command = streamlit.commands
+    assert doctor[doctor.index("--server.port") + 1] == "8601"  # the doctor app, next port
     assert command[-8:] == [
         "run",
         str(reception_app),
