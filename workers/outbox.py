@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Callable
 
+from core.clinical import delivery
 from core.clock import Clock, system_clock
 from core.messaging import relay
 from core.messaging.graph_body import attach_media
@@ -82,6 +83,7 @@ class Relay:
 
     def sweep(self, outbox_ids: list[int] | None = None) -> int:
         """Claim and send what is due; return how many rows were claimed."""
+        rendered = 0 if outbox_ids is not None else self.render_documents()
         with self._db.transaction(ALL_TENANTS) as session:
             claimed = relay.claim_due(
                 session,
@@ -92,6 +94,15 @@ class Relay:
             )
         for outbox_id in claimed:
             self.send(outbox_id)
+        return len(claimed) + rendered
+
+    def render_documents(self) -> int:
+        """Render due prescription PDFs (each in its own transaction); their sends follow."""
+        with self._db.transaction(ALL_TENANTS) as session:
+            claimed = delivery.claim_render_jobs(session, worker=self.name, now=self._clock())
+        for outbox_id in claimed:
+            with self._db.transaction(ALL_TENANTS) as session:
+                delivery.render_job(session, outbox_id, now=self._clock())
         return len(claimed)
 
     def send(self, outbox_id: int) -> Action | None:
