@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core import tenancy
 from core.auth.users import create_user
+from core.clinical.lab_catalogue import LabTestSpec, add_lab_test
 from core.clock import Clock, system_clock
 from core.context import Actor
 from core.scheduling.doctors import (
@@ -24,7 +25,7 @@ from core.scheduling.doctors import (
     create_doctor,
     set_performance_weight,
 )
-from db.models import Branch, Department, Doctor, Tenant, User
+from db.models import Branch, Department, Doctor, LabTest, Tenant, User
 
 WEEKDAYS = (0, 1, 2, 3, 4)
 LUNCH: TimeRange = (dt.time(13), dt.time(14))
@@ -205,3 +206,8 @@ def add_doctor_login(
         doctor_id=doctor.id,
         branch_id=branch_id,
     )
+
+
+def add_lab_tests(session: Session, actor: Actor, specs: Sequence[LabTestSpec]) -> list[LabTest]:
+    """Put ``specs`` in the clinic's lab catalogue (admin or system actor)."""
+    return [add_lab_test(session, actor, spec=spec) for spec in specs]

@@ -25,7 +25,9 @@ from core.patients.views import load_patient
 from db.models import Consultation, Document, OutboxMessage
 from db.models.clinical import DocumentContent
 
-KINDS = frozenset({"receipt", "bill", "prescription", "slip", "lab_report", "report"})
+KINDS = frozenset(
+    {"receipt", "bill", "prescription", "slip", "lab_report", "report", "certificate", "summary"}
+)
 MIMES = frozenset({"application/pdf", "image/jpeg", "image/png"})
 MAX_BYTES = 10 * 1024 * 1024  # 10 MB; Meta accepts documents up to 100 MB
 MAX_CAPTION = 1024

@@ -24,6 +24,7 @@ EVENT_TYPES = frozenset(
         "TokenTransferred",
         "TokenSentToLab",
         "TokenReturnedFromLab",
+        "LabResultsReady",  # core.clinical.lab: all of a consultation's tests have results
         "TokenExpired",
         "DoctorPaused",
         "DoctorResumed",

@@ -127,6 +127,12 @@ class LabTest(IdMixin, TenantMixin, Base):
     price_minor: Mapped[int] = mapped_column(Integer, default=0)
     tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # numeric (a value against the range) or text (an imaging or culture report); 0013
+    result_kind: Mapped[str] = mapped_column(
+        String(10), default="numeric", server_default="numeric"
+    )
+    ref_low_female: Mapped[float | None] = mapped_column(Float)
+    ref_high_female: Mapped[float | None] = mapped_column(Float)
 
 
 class LabOrder(IdMixin, TenantMixin, CreatedMixin, Base):
@@ -141,6 +147,7 @@ class LabOrder(IdMixin, TenantMixin, CreatedMixin, Base):
     ordered_by: Mapped[int | None] = mapped_column(BigId)
     sample_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resulted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    turnaround_seconds: Mapped[int | None] = mapped_column(Integer)  # resulted - ordered; 0013
 
 
 class LabResult(_Versioned, Base):

@@ -34,9 +34,8 @@ from core.billing import catalogue as billing_catalogue
 from core.billing import pdfs as billing_pdfs
 from core.billing import sending as billing_sending
 from core.billing import views as billing_views
-from core.clinical import doctor_view
+from core.clinical import doctor_view, lab_catalogue, lab_worklist, uploads
 from core.clinical import lab as clinical_lab
-from core.clinical import lab_catalogue, lab_worklist, uploads
 from core.clinical.consultations import open_consultation
 from core.clock import FrozenClock
 from core.context import Actor, load_owned
