@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core import tenancy
 from core.auth.users import create_user
+from core.clinical.formulary import FormularySpec, add_formulary_medicine
 from core.clinical.lab_catalogue import LabTestSpec, add_lab_test
 from core.clock import Clock, system_clock
 from core.context import Actor
@@ -25,7 +26,7 @@ from core.scheduling.doctors import (
     create_doctor,
     set_performance_weight,
 )
-from db.models import Branch, Department, Doctor, LabTest, Tenant, User
+from db.models import Branch, Department, Doctor, FormularyMedicine, LabTest, Tenant, User
 
 WEEKDAYS = (0, 1, 2, 3, 4)
 LUNCH: TimeRange = (dt.time(13), dt.time(14))
@@ -211,3 +212,10 @@ def add_doctor_login(
 def add_lab_tests(session: Session, actor: Actor, specs: Sequence[LabTestSpec]) -> list[LabTest]:
     """Put ``specs`` in the clinic's lab catalogue (admin or system actor)."""
     return [add_lab_test(session, actor, spec=spec) for spec in specs]
+
+
+def add_formulary(
+    session: Session, actor: Actor, specs: Sequence[FormularySpec]
+) -> list[FormularyMedicine]:
+    """Put ``specs`` in the clinic's formulary (admin or system actor)."""
+    return [add_formulary_medicine(session, actor, spec=spec) for spec in specs]

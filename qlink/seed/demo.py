@@ -22,7 +22,9 @@ from core.context import Actor
 from core.patients import PhoneVault
 from db.engine import ALL_TENANTS, Database
 from db.models import Appointment, Bill, Patient, QueueToken, Tenant
+from qlink import builder
 from qlink.seed.clinics import CLINICS, DOCTOR_PASSWORD, PLATFORM_ADMIN, SHARMA, ClinicSpec
+from qlink.seed.formulary import COMMON_MEDICINES
 from qlink.seed.history import import_history
 from qlink.seed.patients import generate_profiles, register_profiles
 from qlink.seed.setup import build_clinic, ensure_plans, ensure_platform_admin, subscribe
@@ -113,6 +115,7 @@ def _seed_clinic(
     built = build_clinic(session, spec, clock=clock, today=today, zone=ZONE)
     subscribe(session, built.tenant_id, spec.plan_code, today)
     actor = Actor.system(built.tenant_id, clock=clock)
+    builder.add_formulary(session, actor, COMMON_MEDICINES)
     profiles = generate_profiles(rng, spec.patients, today)
     patients = register_profiles(session, actor, vault, profiles, rng, spec.history_days)
     days = [today - dt.timedelta(days=n) for n in range(spec.history_days, 0, -1)]
