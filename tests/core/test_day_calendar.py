@@ -47,7 +47,7 @@ def book(session, actor, doctor, patient, when, **kwargs):
 
 
 def test_the_grid_has_a_cell_per_doctor_and_time_with_free_full_and_past(session, clinic_a, desk):
-    actor, doctor, (ravi, meena, anil) = desk
+    actor, doctor, (ravi, meena, _) = desk
     book(session, actor, doctor, ravi, at(10))
     overbook_appointment(
         session, actor, doctor_id=doctor.id, patient_id=meena.id, slot_start=at(10)
