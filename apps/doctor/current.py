@@ -14,10 +14,11 @@ import streamlit as st
 
 from apps.common.runtime import Runtime
 from apps.doctor.look import kind_tag
+from apps.doctor.record import open_visit
 from apps.reception.live_queues import act
 from core.clinical.doctor_view import RoomPatient, in_room
 from core.errors import DomainError
-from core.queue.lifecycle import mark_missed, send_to_lab, start_consultation, transfer_token
+from core.queue.lifecycle import mark_missed, send_to_lab, transfer_token
 
 PICK = "qlink_doctor_pick"
 GENDER = {"m": "M", "f": "F", "male": "M", "female": "F", "o": "Other", "other": "Other"}
@@ -87,7 +88,7 @@ def token_actions(rt: Runtime, patient: RoomPatient, colleagues: dict[int, str])
             shortcut="Alt+S",
             help="The patient walked in (Alt+S)",
             width="stretch",
-        ) and act(rt, f"Started {patient.code}", start_consultation, token_id=patient.token_id):
+        ) and open_visit(rt, patient.token_id):
             st.rerun()
         if missed.button("Missed", key="doc_missed", shortcut="Alt+M", width="stretch"):
             do(rt, f"{patient.code} marked missed", mark_missed, token_id=patient.token_id)

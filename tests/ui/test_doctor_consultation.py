@@ -1,0 +1,166 @@
+"""The knee-pain consultation of seed 001 (workflow 2) through the doctor app, call to finish:
+the patient at a glance (allergy first, a past visit one click from re-prescribing), vitals with
+BMI, complaint, ICD-10 diagnosis, the prescription builder, and Finish visit writing the record,
+the bill and the prescription PDF job; then an amendment with a reason."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy import select
+
+from core.clinical.consultations import open_consultation
+from core.clinical.finish import finish_visit
+from core.clinical.medicines import MedicineLine
+from core.clinical.prescriptions import save_prescription
+from core.clinical.records import add_diagnosis, record_notes
+from core.patients.background import add_allergy, add_condition
+from core.queue.calling import call_next
+from db.engine import ALL_TENANTS, Database, make_engine
+from db.migrate import upgrade
+from db.models import (
+    Bill,
+    Consultation,
+    ConsultationNote,
+    Diagnosis,
+    OutboxMessage,
+    Prescription,
+    PrescriptionItem,
+    QueueToken,
+    Vitals,
+)
+from tests.ui.doctor_support import DATA_KEY, Room, make_room, signed_in, text, token, walk_in
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    var = tmp_path_factory.mktemp("doctor-visit")
+    url = f"sqlite:///{var / 'qlink.db'}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("QLINK_DATABASE_URL", url)
+        env.setenv("QLINK_VAR_DIR", str(var))
+        env.setenv("QLINK_DATA_KEY", DATA_KEY)
+        for name in ("QLINK_SECRET_KEY", "QLINK_TIMEZONE", "QLINK_PUBLIC_URL"):
+            env.delenv(name, raising=False)
+        database = Database(make_engine(url))
+        upgrade(database.engine)
+        yield database
+        database.dispose()
+
+
+def doctor_actor(room: Room):
+    return dataclasses.replace(room.clinic.system, role="doctor", doctor_id=room.doctor_id)
+
+
+@pytest.fixture
+def room(database) -> Room:
+    """Ravi, allergic to penicillin, diabetic, seen once before for back pain."""
+    room = make_room(database)
+    walk_in(room)
+    doctor = doctor_actor(room)
+    with database.transaction(room.tenant_id) as session:
+        admin = room.clinic.admin
+        add_allergy(
+            session, admin, room.ravi_id, substance="Penicillin", reaction="rash", severity="severe"
+        )
+        add_condition(session, admin, room.ravi_id, name="Type 2 diabetes", icd10_code="E11.9")
+        call_next(session, doctor, doctor_id=room.doctor_id)
+    with database.transaction(room.tenant_id) as session:
+        token_id = session.scalar(
+            select(QueueToken.id).where(QueueToken.tenant_id == room.tenant_id)
+        )
+        visit = open_consultation(session, doctor, token_id=token_id)
+        record_notes(session, doctor, consultation_id=visit.id, chief_complaint="Low back pain")
+        add_diagnosis(session, doctor, consultation_id=visit.id, icd10_code="M54.50")
+        save_prescription(
+            session, doctor, consultation_id=visit.id,
+            lines=[MedicineLine("Paracetamol", "1-0-1", "650mg", "after_food", 5)],
+        )  # fmt: skip
+        finish_visit(session, doctor, consultation_id=visit.id)
+    return room
+
+
+def rows(room: Room, model):
+    with room.database.transaction(ALL_TENANTS, readonly=True) as session:
+        return list(session.scalars(select(model).where(model.tenant_id == room.tenant_id)))
+
+
+def test_the_knee_pain_consultation_from_call_to_finish(room):
+    token_id = walk_in(room)
+    at = signed_in(room)
+    at.button(key="doc_call_next").click().run()
+    at.button(key="doc_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert token(room, token_id).status == "in_consultation"
+    page = text(at)
+    assert "⚠ Allergies: Penicillin (rash) — SEVERE" in page  # first, in the red banner
+    assert "Type 2 diabetes" in page and "Low back pain" in page and "Paracetamol" in page
+    (cid,) = [c.id for c in rows(room, Consultation) if c.token_id == token_id]
+
+    at.number_input(key=f"doc_weight_kg_{cid}").set_value(78.0)
+    at.number_input(key=f"doc_height_cm_{cid}").set_value(170.0)
+    at.number_input(key=f"doc_bp_systolic_{cid}").set_value(130)
+    at.number_input(key=f"doc_bp_diastolic_{cid}").set_value(85)
+    at.text_input(key=f"doc_chief_complaint_{cid}").input("Knee pain for 2 weeks").run()
+    assert any(m.value == "27.0" for m in at.metric)  # BMI computed as typed
+    at.text_input(key=f"doc_dx_q_{cid}").input("osteoarthritis knee").run()
+    options = at.selectbox(key=f"doc_dx_pick_{cid}").options
+    assert any(o.startswith("M17") for o in options), options
+    at.selectbox(key=f"doc_dx_pick_{cid}").set_value("__text__")
+    at.button(key=f"doc_dx_add_{cid}").click().run()
+    assert not at.error, [e.value for e in at.error]
+
+    for name, strength, dose, days in (
+        ("Ibuprofen", "400mg", "1-0-1", 7),
+        ("Calcium", "500mg", "1-0-0", 30),
+    ):
+        at.text_input(key=f"doc_rx_med_{cid}").input(name)
+        at.text_input(key=f"doc_rx_str_{cid}").input(strength)
+        at.text_input(key=f"doc_rx_dose_{cid}").input(dose)
+        at.number_input(key=f"doc_rx_days_{cid}").set_value(days)
+        at.button(key=f"FormSubmitter:doc_rx_form_{cid}-Add").click().run()
+        assert not at.error, [e.value for e in at.error]
+    assert "Prescription · 2" in text(at)
+    at.text_area(key=f"doc_advice_{cid}").input("Apply hot compress twice daily")
+    at.button(key=f"doc_finish_{cid}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    page = text(at)
+    assert "Visit finished" in page and "sent to the patient on WhatsApp" in page
+    assert "No patient with you" in page
+    assert token(room, token_id).status == "done"
+    visit = next(c for c in rows(room, Consultation) if c.id == cid)
+    assert visit.status == "final"
+    (note,) = [n for n in rows(room, ConsultationNote) if n.consultation_id == cid]
+    assert note.chief_complaint == "Knee pain for 2 weeks"
+    (vitals,) = [v for v in rows(room, Vitals) if v.consultation_id == cid]
+    assert (vitals.bmi, vitals.bp_systolic) == (27.0, 130)
+    (dx,) = [d for d in rows(room, Diagnosis) if d.consultation_id == cid]
+    assert (dx.description, dx.is_primary) == ("osteoarthritis knee", True)
+    (rx,) = [p for p in rows(room, Prescription) if p.consultation_id == cid]
+    assert rx.issued_at is not None and rx.advice == "Apply hot compress twice daily"
+    items = sorted(
+        (i.position, i.medicine, i.dosage_pattern, i.timing, i.duration_days)
+        for i in rows(room, PrescriptionItem)
+        if i.prescription_id == rx.id
+    )
+    assert items == [
+        (1, "Ibuprofen", "1-0-1", "after_food", 7),
+        (2, "Calcium", "1-0-0", "after_food", 30),
+    ]
+    (bill,) = [b for b in rows(room, Bill) if b.consultation_id == cid or b.token_id == token_id]
+    assert bill.total_minor == 50000  # the doctor's ₹500 fee, at the desk
+    jobs = [o for o in rows(room, OutboxMessage) if o.kind == "clinical.prescription_pdf"]
+    assert {"prescription_id": rx.id} in [j.payload for j in jobs]
+
+
+def test_re_prescribe_a_past_prescription_in_one_click(room):
+    walk_in(room)
+    at = signed_in(room)
+    at.button(key="doc_call_next").click().run()
+    at.button(key="doc_start").click().run()
+    past = next(c for c in rows(room, Consultation) if c.status == "final")
+    at.button(key=f"doc_represcribe_{past.id}").click().run()
+    assert not at.error
+    assert "Prescription · 1" in text(at) and "Paracetamol 650mg 1-0-1" in text(at)
