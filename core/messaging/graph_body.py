@@ -20,6 +20,7 @@ from typing import Any
 from core.errors import ValidationFailed
 from core.messaging.messages import (
     Buttons,
+    ContactRequest,
     Document,
     FlowMessage,
     ListMessage,
@@ -139,6 +140,13 @@ def _content(message: Message, media_id: str | None) -> dict[str, Any]:
         return {"type": "template", "template": _template(message, media_id)}
     if isinstance(message, FlowMessage):
         return {"type": "interactive", "interactive": _flow(message)}
+    if isinstance(message, ContactRequest):
+        interactive = {
+            "type": "request_contact_info",
+            "body": {"text": clip(message.body, INTERACTIVE_BODY)},
+            "action": {"name": "request_contact_info"},
+        }
+        return {"type": "interactive", "interactive": interactive}
     if isinstance(message, Document):
         if not media_id:
             raise MessageShapeError("A document is sent with its uploaded media id")

@@ -52,7 +52,16 @@ log = logging.getLogger("qlink.whatsapp.inbound")
 CHANNEL = "whatsapp"
 MAX_ATTEMPTS = 5  # a delivery whose processing failed this often is set aside as "failed"
 HANDLED_KINDS = frozenset(
-    {"text", "list_reply", "button_reply", "template_button", "flow_reply", "location", "media"}
+    {
+        "text",
+        "list_reply",
+        "button_reply",
+        "template_button",
+        "flow_reply",
+        "location",
+        "media",
+        "contacts",
+    }
 )
 
 

@@ -52,6 +52,18 @@ class Interactive(_Meta):
     nfm_reply: FlowReply | None = None
 
 
+class SharedPhone(_Meta):
+    phone: str | None = None  # as the user's address book writes it, e.g. "+91 98765 43210"
+    wa_id: str | None = None  # digits, when the number is on WhatsApp
+    type: str | None = None
+
+
+class SharedContact(_Meta):
+    """One card of a ``contacts`` message (e.g. the answer to ``request_contact_info``)."""
+
+    phones: list[SharedPhone] = Field(default_factory=list)
+
+
 class TemplateButton(_Meta):
     payload: str | None = None
     text: str | None = None
@@ -79,6 +91,7 @@ class Message(_Meta):
     button: TemplateButton | None = None
     context: Context | None = None
     system: System | None = None
+    contacts: list[SharedContact] | None = None  # type "contacts": the shared cards
 
 
 class Status(_Meta):
@@ -187,15 +200,26 @@ def _content(message: Message) -> dict[str, Any]:
             "reply_id": message.button.payload,
             "text": message.button.text,
         }
+    if kind == "contacts":
+        return {"kind": "contacts", "shared_phone": _shared_phone(message.contacts or [])}
     simple: dict[str, InboundKind] = {
         "location": "location",
         "reaction": "reaction",
-        "contacts": "contacts",
         "system": "system",
     }
     if kind in simple:
         return {"kind": simple[kind]}
     return {"kind": "media" if kind in MEDIA_TYPES else "unsupported"}
+
+
+def _shared_phone(cards: list[SharedContact]) -> str | None:
+    """The first phone of the shared cards as digits (``wa_id`` first), or ``None``."""
+    for card in cards:
+        for phone in card.phones:
+            digits = "".join(c for c in (phone.wa_id or phone.phone or "") if c.isdigit())
+            if 8 <= len(digits) <= 15:  # E.164 allows at most 15 digits
+                return digits
+    return None
 
 
 def _interactive(interactive: Interactive) -> dict[str, Any]:

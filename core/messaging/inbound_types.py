@@ -39,3 +39,4 @@ class InboundMessage:
     flow_token: str | None = None
     flow_response: dict[str, Any] = field(default_factory=dict)
     context_id: str | None = None  # the wamid of our message this replies to
+    shared_phone: str | None = None  # a ``contacts`` message: the first phone's digits

@@ -116,7 +116,19 @@ class FlowMessage:
     kind: str = field(default="flow", init=False)
 
 
-Message = Text | Buttons | ListMessage | Template | Document | FlowMessage
+@dataclass(frozen=True)
+class ContactRequest:
+    """Meta's interactive ``request_contact_info``: one tap shares the patient's own phone.
+
+    For a sender known only by username (business-scoped id, no phone); the answer arrives
+    as a ``contacts`` message.
+    """
+
+    body: str
+    kind: str = field(default="contact_request", init=False)
+
+
+Message = Text | Buttons | ListMessage | Template | Document | FlowMessage | ContactRequest
 
 
 def to_payload(recipient: Recipient, message: Message) -> dict[str, Any]:
@@ -145,6 +157,8 @@ def from_payload(payload: dict[str, Any]) -> tuple[Recipient, Message]:
         return recipient, Document(**data)
     if kind == "flow":
         return recipient, FlowMessage(**data)
+    if kind == "contact_request":
+        return recipient, ContactRequest(**data)
     raise ValueError(f"Unknown message kind {kind!r}")
 
 
