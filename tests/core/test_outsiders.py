@@ -34,9 +34,26 @@ from core.billing import catalogue as billing_catalogue
 from core.billing import pdfs as billing_pdfs
 from core.billing import sending as billing_sending
 from core.billing import views as billing_views
-from core.clinical import doctor_view, lab_catalogue, lab_worklist, uploads
+from core.clinical import (
+    consultations,
+    delivery,
+    doctor_view,
+    finish,
+    formulary,
+    glance,
+    lab_catalogue,
+    lab_worklist,
+    prescription_pdf,
+    prescriptions,
+    summary_pdf,
+    uploads,
+)
 from core.clinical import lab as clinical_lab
+from core.clinical import records as clinical_records
+from core.clinical import views as clinical_views
 from core.clinical.consultations import open_consultation
+from core.clinical.medicines import MedicineLine
+from core.clinical.vitals import VitalsInput
 from core.clock import FrozenClock
 from core.context import Actor, load_owned
 from core.documents import store as documents
@@ -167,7 +184,19 @@ def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
     )
     world.waitlist_entry, world.waitlist_offer = _waitlist(session, desk, world)
     world.lab = _lab(session, desk, world)
+    world.lab.update(_clinical(session, desk, world))
     return world
+
+
+def _clinical(session: Session, desk: Actor, w: World) -> dict[str, int]:
+    """Ravi's consultation gets a diagnosis, a prescription and his doctor a favourite."""
+    cid = w.lab["consultation"]
+    diagnosis = clinical_records.add_diagnosis(session, desk, consultation_id=cid, description="OA")
+    line = MedicineLine("Ibuprofen", "1-0-1", strength="400mg", duration_days=7)
+    script = prescriptions.save_prescription(session, desk, consultation_id=cid, lines=[line])
+    dr = dataclasses.replace(desk, doctor_id=w.doctor)
+    favourite = formulary.save_favourite(session, dr, name="Knee", lines=[line])
+    return {"diagnosis": diagnosis.id, "prescription": script.id, "favourite": favourite.id}
 
 
 def _lab(session: Session, desk: Actor, w: World) -> dict[str, int]:
@@ -720,8 +749,77 @@ NOT_FOUND.update(
         uploads.send_upload: lambda w, who: uploads.send_upload(
             w.s, w.actor(who), document_id=w.lab["report"]
         ),
+        summary_pdf.referral_summary: lambda w, who: summary_pdf.referral_summary(
+            w.s, w.actor(who), patient_id=w.patient.id
+        ),
+        summary_pdf.store_summary: lambda w, who: summary_pdf.store_summary(
+            w.s, w.actor(who), patient_id=w.patient.id, content=PDF
+        ),
     }
 )
+
+_LINE = MedicineLine("Paracetamol", "1-1-1", duration_days=3)
+NOT_FOUND.update(
+    {
+        consultations.access_consultation: lambda w, who: consultations.access_consultation(
+            w.s, w.actor(who), w.lab["consultation"]
+        ),
+        consultations.writable_consultation: lambda w, who: consultations.writable_consultation(
+            w.s, w.actor(who), w.lab["consultation"], "clinical.write", None
+        ),
+        open_consultation: lambda w, who: open_consultation(w.s, w.actor(who), token_id=w.token),
+        clinical_records.record_vitals: lambda w, who: clinical_records.record_vitals(
+            w.s,
+            w.actor(who),
+            consultation_id=w.lab["consultation"],
+            vitals=VitalsInput(pulse_bpm=72),
+        ),
+        clinical_records.record_notes: lambda w, who: clinical_records.record_notes(
+            w.s, w.actor(who), consultation_id=w.lab["consultation"], chief_complaint="x"
+        ),
+        clinical_records.add_diagnosis: lambda w, who: clinical_records.add_diagnosis(
+            w.s, w.actor(who), consultation_id=w.lab["consultation"], description="x", primary=False
+        ),
+        clinical_records.amend_diagnosis: lambda w, who: clinical_records.amend_diagnosis(
+            w.s, w.actor(who), diagnosis_id=w.lab["diagnosis"], description="x"
+        ),
+        clinical_records.retract_diagnosis: lambda w, who: clinical_records.retract_diagnosis(
+            w.s, w.actor(who), diagnosis_id=w.lab["diagnosis"], reason="error"
+        ),
+        clinical_views.consultation_record: lambda w, who: clinical_views.consultation_record(
+            w.s, w.actor(who), consultation_id=w.lab["consultation"]
+        ),
+        glance.patient_at_a_glance: lambda w, who: glance.patient_at_a_glance(
+            w.s, w.actor(who), w.patient.id
+        ),
+        prescriptions.save_prescription: lambda w, who: prescriptions.save_prescription(
+            w.s, w.actor(who), consultation_id=w.lab["consultation"], lines=[_LINE]
+        ),
+        prescriptions.last_prescription: lambda w, who: prescriptions.last_prescription(
+            w.s, w.actor(who), patient_id=w.patient.id
+        ),
+        prescriptions.repeat_last_prescription: lambda w, who: (
+            prescriptions.repeat_last_prescription(
+                w.s, w.actor(who), consultation_id=w.lab["consultation"]
+            )
+        ),
+        prescription_pdf.prescription_document: lambda w, who: (
+            prescription_pdf.prescription_document(
+                w.s, w.actor(who), prescription_id=w.lab["prescription"]
+            )
+        ),
+        delivery.deliver_prescription: lambda w, who: delivery.deliver_prescription(
+            w.s, w.actor(who), prescription_id=w.lab["prescription"]
+        ),
+        finish.finish_visit: lambda w, who: finish.finish_visit(
+            w.s, w.actor(who), consultation_id=w.lab["consultation"]
+        ),
+        formulary.favourite_lines: lambda w, who: formulary.favourite_lines(
+            w.s, dataclasses.replace(w.actor(who), doctor_id=w.doctor), w.lab["favourite"]
+        ),
+    }
+)
+
 
 # Public functions the walk finds that take no row of another clinic by id, or are primitives
 # of the commands above (those commands load their ids through access_* first). Keep it small.
@@ -784,6 +882,10 @@ EXEMPT = {
     # each change runs under that clinic's scope (tests/web/test_whatsapp_inbound.py, outsider)
     "core.messaging.inbound.process_delivery",
     "core.messaging.inbound.note_failure",
+    # finish_visit's outbox writer, handed the prescription it loaded through access_*, and the
+    # render job run by the relay in the platform scope for the outbox row it claimed
+    "core.clinical.delivery.queue_prescription_pdf",
+    "core.clinical.delivery.render_job",
 }
 
 
