@@ -19,7 +19,7 @@ from core.auth.permissions import require
 from core.clinical.consultations import access_consultation, writable_consultation
 from core.clinical.medicines import MAX_LINES, MedicineLine, checked_line
 from core.context import Actor, tenant_of
-from core.errors import NotFound, ValidationFailed
+from core.errors import ValidationFailed
 from core.patients.views import load_patient
 from db.models import Consultation, Prescription, PrescriptionItem
 
@@ -177,7 +177,7 @@ def repeat_last_prescription(
         session, actor, patient_id=consultation.patient_id, before_consultation_id=consultation.id
     )
     if previous is None:
-        raise NotFound("This patient has no earlier prescription to repeat")
+        raise ValidationFailed("This patient has no earlier prescription to repeat")
     return save_prescription(
         session,
         actor,

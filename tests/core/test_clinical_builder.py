@@ -87,7 +87,7 @@ def test_repeat_last_prescription_copies_the_previous_visit(session, clinic_a):
     r = room(session, clinic_a)
     save_prescription(session, r.dr, consultation_id=r.consultation.id, lines=[IBU], advice="Rest")
     finish_visit(session, r.dr, consultation_id=r.consultation.id)
-    with pytest.raises(NotFound):
+    with pytest.raises(ValidationFailed, match="no earlier prescription"):
         repeat_last_prescription(session, r.dr, consultation_id=r.consultation.id)
     later = dataclasses.replace(r.dr, clock=lambda: NOW + dt.timedelta(hours=2))
     token_id = call_in(session, clinic_a, r.doctor, later, r.patient_id)
