@@ -74,15 +74,20 @@ class ResultLine:
     turnaround_seconds: int | None
 
 
+@dataclass(frozen=True)
+class DoneItem:
+    """A result entered today, with whose it is."""
+
+    line: ResultLine
+    patient_name: str
+    patient_code: str
+
+
 def lab_worklist(session: Session, actor: Actor, *, branch_id: int) -> list[WorklistItem]:
     """Today's open orders of the branch, oldest first."""
     require(actor, "lab.read")
     tenant_id = tenant_of(session, actor)
-    branch = load_owned(session, actor, Branch, branch_id, "Branch")
-    tenant = session.get(Tenant, tenant_id)
-    zone = ZoneInfo(branch.timezone or (tenant.timezone if tenant else "UTC"))
-    day = actor.clock().astimezone(zone).date()
-    since = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+    branch, day, since = _today(session, actor, tenant_id, branch_id)
     rows = session.execute(
         select(LabOrder, LabTest, Patient, Doctor.full_name, QueueToken.code)
         .join(Consultation, _same(Consultation, LabOrder.consultation_id))
@@ -99,6 +104,33 @@ def lab_worklist(session: Session, actor: Actor, *, branch_id: int) -> list[Work
         .order_by(LabOrder.created_at, LabOrder.id)
     ).all()
     return [_item(o, t, p, doctor, code, day) for o, t, p, doctor, code in rows]
+
+
+def resulted_today(session: Session, actor: Actor, *, branch_id: int) -> list[DoneItem]:
+    """Results the branch's lab entered today, newest first (audited: values are clinical)."""
+    require(actor, "lab.read")
+    tenant_id = tenant_of(session, actor)
+    branch, _, since = _today(session, actor, tenant_id, branch_id)
+    rows = session.execute(
+        select(LabOrder, LabResult, Patient.full_name, Patient.code)
+        .join(Consultation, _same(Consultation, LabOrder.consultation_id))
+        .join(LabResult, _same_order(LabResult))
+        .join(Patient, _same(Patient, LabOrder.patient_id))
+        .where(
+            LabOrder.tenant_id == tenant_id,
+            LabOrder.resulted_at >= since,
+            Consultation.branch_id == branch.id,
+        )
+        .order_by(LabOrder.resulted_at.desc(), LabOrder.id.desc(), LabResult.id.desc())
+    ).all()
+    audit.record(session, actor, "lab.read", entity="branch", entity_id=branch.id)
+    seen: set[int] = set()
+    out = []
+    for order, result, name, code in rows:
+        if order.id not in seen:  # the newest version of each result
+            seen.add(order.id)
+            out.append(DoneItem(_line(order, result), name, code))
+    return out
 
 
 def consultation_results(
@@ -123,6 +155,21 @@ def patient_results(
     lines = _results(session, patient.tenant_id, LabOrder.patient_id == patient.id, limit)
     audit.record(session, actor, "lab.read", entity="patient", entity_id=patient.id)
     return lines
+
+
+def _today(
+    session: Session, actor: Actor, tenant_id: int, branch_id: int
+) -> tuple[Branch, dt.date, dt.datetime]:
+    """The branch, its wall-clock today and the UTC instant today began."""
+    branch = load_owned(session, actor, Branch, branch_id, "Branch")
+    tenant = session.get(Tenant, tenant_id)
+    zone = ZoneInfo(branch.timezone or (tenant.timezone if tenant else "UTC"))
+    day = actor.clock().astimezone(zone).date()
+    return branch, day, dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+
+
+def _same_order(model: Any) -> ColumnElement[bool]:
+    return and_(model.tenant_id == LabOrder.tenant_id, model.lab_order_id == LabOrder.id)
 
 
 def _same(model: Any, column: Any) -> ColumnElement[bool]:

@@ -74,6 +74,11 @@ def test_results_are_flagged_timed_and_the_last_one_sends_the_patient_back(sessi
         ("X-ray knee (AP/lateral)", "Mild medial joint space narrowing", None),
     ]
     assert worklist.lab_worklist(session, lab.tech, branch_id=clinic_a.branch.id) == []
+    done = worklist.resulted_today(session, lab.tech, branch_id=clinic_a.branch.id)
+    assert [(d.line.test_name, d.line.abnormal, d.line.turnaround_seconds) for d in done] == [
+        ("X-ray knee (AP/lateral)", None, 3000),
+        ("Blood sugar (fasting)", "high", 2520),
+    ]
 
 
 def test_a_female_patient_is_flagged_against_the_womens_range(session, clinic_a, lab):
@@ -147,6 +152,8 @@ def test_the_front_desk_cannot_read_results(session, clinic_a, lab):
         worklist.patient_results(session, lab.desk, patient_id=token.patient_id)
     with pytest.raises(PermissionDenied):
         worklist.lab_worklist(session, lab.desk, branch_id=clinic_a.branch.id)
+    with pytest.raises(PermissionDenied):
+        worklist.resulted_today(session, lab.desk, branch_id=clinic_a.branch.id)
 
 
 @pytest.mark.parametrize(
@@ -194,4 +201,6 @@ def test_another_clinics_staff_get_not_found_and_write_nothing(session, clinic_a
         worklist.patient_results(session, theirs.doctor, patient_id=token.patient_id)
     with pytest.raises(NotFound):
         worklist.lab_worklist(session, theirs.tech, branch_id=clinic_a.branch.id)
+    with pytest.raises(NotFound):
+        worklist.resulted_today(session, theirs.tech, branch_id=clinic_a.branch.id)
     assert _counts(session) == before

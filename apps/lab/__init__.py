@@ -1,0 +1,1 @@
+"""The lab technician's Streamlit app: today's worklist and result entry."""
