@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 import core
 from core import tenancy
-from core.analytics import no_show, peaks
+from core.analytics import bi, no_show, peaks
+from core.analytics.bi import base as bi_base
 from core.auth import users
 from core.billing import bills, payments, upi
 from core.billing import catalogue as billing_catalogue
@@ -826,11 +827,45 @@ NOT_FOUND.update(
 
 # Public functions the walk finds that take no row of another clinic by id, or are primitives
 # of the commands above (those commands load their ids through access_* first). Keep it small.
+
+
+def _bi_call(kpi: Callable[..., Any], **extra: Any) -> Call:
+    """A BI KPI narrowed to clinic_a's branch, department and doctor."""
+
+    def call(w: World, who: Clinic) -> object:
+        f = bi.BIFilter(DAY, DAY, w.a.branch.id, w.a.department.id, w.doctor)
+        return kpi(w.s, w.actor(who), f, **extra)
+
+    return call
+
+
+_BI_KPIS: list[Callable[..., Any]] = [
+    bi_base.resolve,
+    bi.daily_summary,
+    bi.footfall,
+    bi.wait_heatmap,
+    bi.peak_hours,
+    bi.tomorrow_forecast,
+    bi.doctor_productivity,
+    bi.no_show_rate,
+    bi.ewt_accuracy,
+    bi.popular_slots,
+    bi.revenue,
+    bi.revenue_by_doctor,
+    bi.case_mix,
+    bi.lab_volumes,
+    bi.ratings,
+    bi.recent_feedback,
+]
+NOT_FOUND.update({kpi: _bi_call(kpi) for kpi in _BI_KPIS})
+NOT_FOUND[bi.highest_risk_upcoming] = _bi_call(bi.highest_risk_upcoming, today=DAY)
+
 EXEMPT = {
     # the tenant id is the scope itself, not a row looked up in it
     "core.audit.verify_chain",
     "core.patients.views.tenant_today",
     "core.tenancy.tenant_timezone",
+    "core.analytics.bi.base.doctor_names",
     "core.scheduling.booking_rules.booking_rules",
     "core.sequences.next_value",
     "core.sequences.reserve_values",
