@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from apps.common.runtime import Runtime
-from apps.doctor import diagnosis, glance, labs, rx
+from apps.doctor import current, diagnosis, glance, labs, rx
 from apps.doctor import record as visit_record
 from apps.doctor.record import NOTES, VITALS, Saved
 from core.clinical.finish import FinishedVisit, finish_visit
@@ -100,8 +100,17 @@ def form(
     )
     if suggested and st.session_state.get(_key("follow_up", cid)) is None:
         follow.caption(f"Suggested: {suggested:%a %d %b}")
-    labs.orders(rt, cid)
-    save, finish = st.columns([1, 1.6], gap="xsmall")
+
+
+def action_bar(rt: Runtime, record: Saved, patient_token: int) -> None:
+    """Above the form, always in view: send to lab, order tests, Save, Finish visit (Alt+F)."""
+    cid = record.consultation_id
+    _seed(record)
+    lab, order, save, finish = st.columns([1, 1.25, 0.8, 1.5], gap="xsmall")
+    with lab:
+        current.send_to_lab_button(rt, patient_token)
+    with order:
+        labs.orders(rt, cid)
     if save.button("Save", key=f"doc_save_{cid}", icon=":material/save:", width="stretch"):
         _write(rt, record, finish=False)
     if finish.button(

@@ -100,10 +100,12 @@ def token_actions(rt: Runtime, patient: RoomPatient, colleagues: dict[int, str])
             "when the lab returns them.",
             icon=":material/biotech:",
         )
-    elif patient.status == "in_consultation" and st.button(
-        "Send to lab", key="doc_to_lab", icon=":material/biotech:"
-    ):
-        do(rt, f"{patient.code} sent to the lab", send_to_lab, token_id=patient.token_id)
+
+
+def send_to_lab_button(rt: Runtime, token_id: int) -> None:
+    """Send the patient to the lab without ordering here (the token is kept)."""
+    if st.button("Send to lab", key="doc_to_lab", icon=":material/biotech:", width="stretch"):
+        do(rt, "Sent to the lab", send_to_lab, token_id=token_id)
 
 
 def do(rt: Runtime, done: str, command: Callable[..., object], **kwargs: object) -> None:

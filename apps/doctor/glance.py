@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from apps.common.runtime import Runtime
+from apps.doctor.amend import amend_popover
 from core.clinical.glance import PatientGlance, Visit, patient_at_a_glance
 from core.clinical.medicines import MedicineLine, timing_label
 from core.errors import DomainError
@@ -106,7 +107,7 @@ def _visit_html(visit: Visit, zone: ZoneInfo) -> str:
 
 
 def timeline(
-    glance: PatientGlance, zone: ZoneInfo, *, current: int | None, can_copy: bool
+    rt: Runtime, glance: PatientGlance, zone: ZoneInfo, *, current: int | None, can_copy: bool
 ) -> tuple[MedicineLine, ...] | None:
     """Past visits newest first; returns the lines of a prescription picked to re-prescribe."""
     past = [v for v in glance.visits if v.consultation_id != current]
@@ -118,13 +119,18 @@ def timeline(
     for visit in past[:SHOWN_VISITS]:
         st.markdown(_visit_html(visit, zone), unsafe_allow_html=True)
         rx = visit.prescription
+        copy, fix = st.columns(2, gap="xsmall")
+        if visit.status == "final":
+            with fix:
+                amend_popover(rt, visit, forget)
         if (
             can_copy
             and rx is not None
             and rx.lines
-            and st.button(
+            and copy.button(
                 "Re-prescribe",
                 key=f"doc_represcribe_{visit.consultation_id}",
+                type="tertiary",
                 icon=":material/content_copy:",
                 help="Copy these medicines into today's prescription",
             )

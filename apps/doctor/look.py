@@ -8,6 +8,7 @@ import streamlit as st
 
 _CSS = """
 <style>
+[data-testid="stMainBlockContainer"] { padding-top: 1.6rem; }  /* one page: no top navigation */
 .qd-head { display: flex; gap: .5rem; align-items: baseline; flex-wrap: wrap; margin: 0; }
 .qd-head b { font-size: 1.05rem; }
 .qd-q { border: 1px solid #cbd5e1; border-radius: .45rem; padding: .25rem .45rem;

@@ -164,3 +164,31 @@ def test_re_prescribe_a_past_prescription_in_one_click(room):
     at.button(key=f"doc_represcribe_{past.id}").click().run()
     assert not at.error
     assert "Prescription · 1" in text(at) and "Paracetamol 650mg 1-0-1" in text(at)
+
+
+def test_amend_a_finished_visit_needs_a_reason_and_keeps_the_old_version(room):
+    walk_in(room)
+    at = signed_in(room)
+    at.button(key="doc_call_next").click().run()
+    at.button(key="doc_start").click().run()
+    past = next(c for c in rows(room, Consultation) if c.status == "final")
+    at.selectbox(key=f"doc_am_part_{past.id}").set_value("chief_complaint")
+    at.text_area(key=f"doc_am_text_{past.id}").input("Low back pain radiating to the left leg")
+    at.button(key=f"doc_am_save_{past.id}").click().run()
+    assert "say why you are amending it" in text(at)
+    at.text_input(key=f"doc_am_reason_{past.id}").input("Radiation noted after the visit")
+    at.button(key=f"doc_am_save_{past.id}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    notes = sorted(
+        (n for n in rows(room, ConsultationNote) if n.consultation_id == past.id),
+        key=lambda n: n.id,
+    )
+    assert [n.chief_complaint for n in notes] == [
+        "Low back pain",
+        "Low back pain radiating to the left leg",
+    ]
+    assert (notes[1].supersedes_id, notes[1].correction_reason) == (
+        notes[0].id,
+        "Radiation noted after the visit",
+    )
+    assert "radiating to the left leg" in text(at)  # the timeline read afresh

@@ -37,23 +37,25 @@ with right:
     consult_form.finished_notice()
     patient = current.choose(patients)
     if patient is None:
-        st.markdown("### No patient with you")
+        st.subheader("No patient with you", anchor=False)
         st.caption("Call the next patient (Alt+N) when you are ready.")
         st.stop()
     current.header(patient)
     current.token_actions(rt, patient, colleagues)
     cid = record.open_visit(rt, patient.token_id) if patient.status == "in_consultation" else None
+    saved = record.saved(rt, cid) if cid is not None else None
+    if saved is not None:
+        consult_form.action_bar(rt, saved, patient.token_id)
     summary = glance.load(rt, patient.patient_id, patient.token_id)
     history, visit = st.columns([1, 1.75], gap="medium")
     with history:
         if summary is not None:
             glance.facts(summary)
-            lines = glance.timeline(summary, zone, current=cid, can_copy=cid is not None)
+            lines = glance.timeline(rt, summary, zone, current=cid, can_copy=cid is not None)
             if lines and cid is not None:
                 consult_form.rx.replace(cid, lines)
                 st.rerun()
     with visit:
-        saved = record.saved(rt, cid) if cid is not None else None
         if saved is not None:
             consult_form.form(rt, saved, summary, staff.desk.today)
         elif patient.status == "called":
