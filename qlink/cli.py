@@ -40,6 +40,10 @@ BENCHMARKS = {
     "signage": ("qlink.bench.signage", "commit-to-screen latency of the SSE signage stream"),
     "search": ("qlink.bench.search", "patient search latency at 50,000 patients beside a baseline"),
     "desk": ("qlink.bench.desk", "the desk's snapshot and search times; database load of 50 desks"),
+    "clinical": (
+        "qlink.bench.clinical",
+        "patient at a glance (40 past visits) and finish-visit times beside baselines",
+    ),
     "webhooks": (
         "qlink.bench.webhooks",
         "signed WhatsApp deliveries/s beside a bare HMAC endpoint",
