@@ -87,7 +87,7 @@ def form(
         if summary and summary.prescriptions and summary.prescriptions[0].consultation_id != cid
         else None
     )
-    rx.builder(record, last)
+    rx.builder(rt, record, last)
     plan, follow = st.columns([3, 1.3], gap="xsmall")
     plan.text_area(NOTE_LABELS["treatment_plan"], key=_key("treatment_plan", cid), height=68)
     suggested = suggest_follow_up(rx.draft(record), visit_day)

@@ -10,6 +10,8 @@ from html import escape
 
 import streamlit as st
 
+from apps.common.runtime import Runtime
+from apps.doctor import rx_sources
 from apps.doctor.glance import medicine_text
 from apps.doctor.record import Saved
 from core.clinical.medicines import TIMINGS, MedicineLine, check_pattern
@@ -35,7 +37,7 @@ def replace(cid: int, lines: tuple[MedicineLine, ...]) -> None:
     st.session_state[draft_key(cid)] = list(lines)
 
 
-def builder(record: Saved, last: tuple[MedicineLine, ...] | None) -> None:
+def builder(rt: Runtime, record: Saved, last: tuple[MedicineLine, ...] | None) -> None:
     """Render the draft lines, the add row and repeat-last."""
     cid = record.consultation_id
     lines = draft(record)
@@ -64,7 +66,9 @@ def builder(record: Saved, last: tuple[MedicineLine, ...] | None) -> None:
         if remove.button("✕", key=f"doc_rx_del_{cid}_{i}", help="Remove this medicine"):
             del lines[i]
             st.rerun()
+    rx_sources.formulary_picker(rt, cid, lines)
     _add_row(cid, lines)
+    rx_sources.favourites(rt, cid, lines)
     st.text_area(
         "Advice",
         key=f"doc_advice_{cid}",

@@ -105,4 +105,5 @@ def text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [e.value for e in at.error] + [w.value for w in at.warning]
     parts += [s.value for s in at.success] + [i.value for i in at.info]
+    parts += [h.value for h in at.subheader]
     return "\n".join(parts)

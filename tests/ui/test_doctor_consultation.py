@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from core.clinical.consultations import open_consultation
 from core.clinical.finish import finish_visit
+from core.clinical.formulary import FormularySpec, add_formulary_medicine
 from core.clinical.medicines import MedicineLine
 from core.clinical.prescriptions import save_prescription
 from core.clinical.records import add_diagnosis, record_notes
@@ -26,6 +27,7 @@ from db.models import (
     Diagnosis,
     OutboxMessage,
     Prescription,
+    PrescriptionFavourite,
     PrescriptionItem,
     QueueToken,
     Vitals,
@@ -192,3 +194,30 @@ def test_amend_a_finished_visit_needs_a_reason_and_keeps_the_old_version(room):
         "Radiation noted after the visit",
     )
     assert "radiating to the left leg" in text(at)  # the timeline read afresh
+
+
+def test_formulary_pick_and_favourites_fill_the_prescription(room):
+    with room.database.transaction(room.tenant_id) as session:
+        add_formulary_medicine(
+            session, room.clinic.admin,
+            spec=FormularySpec("Ibuprofen", "400mg", "tablet", "1-0-1", "after_food", 5),
+        )  # fmt: skip
+    token_id = walk_in(room)
+    at = signed_in(room)
+    at.button(key="doc_call_next").click().run()
+    at.button(key="doc_start").click().run()
+    (cid,) = [c.id for c in rows(room, Consultation) if c.token_id == token_id]
+    at.text_input(key=f"doc_rx_find_{cid}").input("ibu").run()
+    at.button(key=f"doc_rx_pick_{cid}_0").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "Prescription · 1" in text(at) and "Ibuprofen 400mg 1-0-1 after food × 5 d" in text(at)
+    at.text_input(key=f"doc_fav_name_{cid}").input("Knee OA")
+    at.button(key=f"doc_fav_save_{cid}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    at.button(key=f"doc_rx_del_{cid}_0").click().run()
+    assert "Prescription · 0" in text(at)
+    (favourite,) = rows(room, PrescriptionFavourite)
+    assert favourite.name == "Knee OA" and favourite.doctor_id == room.doctor_id
+    at.selectbox(key=f"doc_fav_pick_{cid}").set_value(favourite.id).run()
+    at.button(key=f"doc_fav_use_{cid}").click().run()
+    assert "Prescription · 1" in text(at) and "Ibuprofen 400mg 1-0-1" in text(at)
