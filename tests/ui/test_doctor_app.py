@@ -32,10 +32,12 @@ def room(database) -> Room:
     return make_room(database)
 
 
-def test_a_receptionist_cannot_open_the_doctor_app(room):
-    at = signed_in(room, room.receptionist)
+@pytest.mark.parametrize("role", ["receptionist", "lab_technician", "clinic_admin"])
+def test_only_a_doctor_may_open_the_doctor_app(room, role):
+    at = signed_in(room, room.receptionist.replace("receptionist", role))
     assert "This app is for doctors" in text(at)
     assert not at.button  # no queue controls at all
+    assert "Ravi Sharma" not in text(at)
 
 
 def test_the_doctor_sees_an_empty_room_and_own_queue(room):
