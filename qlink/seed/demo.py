@@ -26,8 +26,10 @@ from qlink import builder
 from qlink.seed.clinics import CLINICS, DOCTOR_PASSWORD, PLATFORM_ADMIN, SHARMA, ClinicSpec
 from qlink.seed.formulary import COMMON_MEDICINES
 from qlink.seed.history import import_history
+from qlink.seed.lab import COMMON_LAB_TESTS
 from qlink.seed.patients import generate_profiles, register_profiles
 from qlink.seed.setup import build_clinic, ensure_plans, ensure_platform_admin, subscribe
+from qlink.seed.templates import ensure_demo_templates
 from qlink.seed.today import TodaySummary, seed_today
 from qlink.seed.upcoming import book_upcoming
 
@@ -82,6 +84,7 @@ def seed_demo(db: Database, settings: SeedSettings, *, clock: Clock = system_clo
         exists = session.scalar(select(Tenant.id).where(Tenant.slug == SHARMA.slug))
         if exists is None:
             _seed(session, PhoneVault(settings.data_key), clock)
+        ensure_demo_templates(session, tuple(spec.slug for spec in CLINICS), at=clock())
     # Today is played in its own transaction: a demo started again on a later day gets a live
     # day of its own, and one started again the same day writes nothing.
     with db.transaction(ALL_TENANTS) as session:
@@ -115,6 +118,7 @@ def _seed_clinic(
     built = build_clinic(session, spec, clock=clock, today=today, zone=ZONE)
     subscribe(session, built.tenant_id, spec.plan_code, today)
     actor = Actor.system(built.tenant_id, clock=clock)
+    builder.add_lab_tests(session, actor, COMMON_LAB_TESTS)
     builder.add_formulary(session, actor, COMMON_MEDICINES)
     profiles = generate_profiles(rng, spec.patients, today)
     patients = register_profiles(session, actor, vault, profiles, rng, spec.history_days)

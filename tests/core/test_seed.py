@@ -298,3 +298,18 @@ def test_simulated_history_is_deterministic():
     two = simulate(random.Random(7), [doctor], patients, days)
     assert one == two and len(one) > 100
     assert not [v for v in one if v.day.weekday() == 6]  # no Sunday window, no visits
+
+
+def test_demo_clinics_have_approved_templates_in_both_languages(seeded_session: Session):
+    from core.messaging.outbound import approved_template
+    from qlink.seed.clinics import CLINICS
+
+    names = ("qlink_reminder_24h", "qlink_reminder_1h", "qlink_rating_request", "qlink_document")
+    for spec in CLINICS:
+        tenant_id = _tenant_id(seeded_session, spec.slug)
+        for lang in ("en", "hi"):
+            for name in names:
+                row = approved_template(seeded_session, tenant_id, name, lang)
+                assert row is not None and row.language == lang, (spec.slug, name, lang)
+        hindi = approved_template(seeded_session, tenant_id, "qlink_reminder_24h", "hi")
+        assert hindi is not None and hindi.body.count("{{") == 4 and "अपॉइंटमेंट" in hindi.body

@@ -1,0 +1,72 @@
+"""Approved WhatsApp templates for the demo clinics, in English and Hindi.
+
+Outside the 24-hour window QLink may send only an approved template (``core.messaging.outbound``),
+so a demo without them would skip every reminder. The bodies are the catalogue's own wording
+with Meta's ``{{n}}`` placeholders in the order QLink sends the parameters; a real clinic gets
+its templates approved by Meta and recorded the same way. Idempotent: only missing rows are added.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.messaging.catalogue import text
+from core.messaging.notify import DOCUMENT_TEMPLATE, TEMPLATE_PREFIX
+from core.messaging.rating import TEMPLATE as RATING_TEMPLATE
+from db.models import MessageTemplate, Tenant
+
+LANGUAGES = ("en", "hi")
+# template name -> (catalogue key, its parameters in the order notify sends them)
+FROM_CATALOGUE = {
+    TEMPLATE_PREFIX + "reminder_24h": ("notify.reminder_24h", ("name", "doctor", "when", "branch")),
+    TEMPLATE_PREFIX + "reminder_1h": ("notify.reminder_1h", ("name", "doctor", "when", "branch")),
+    RATING_TEMPLATE: ("conv.rate.ask", ("doctor",)),
+}
+DOCUMENT_BODY = {  # one parameter: the caption or the file name; the document is the header
+    "en": "Your {{1}} from the clinic is attached.",
+    "hi": "क्लिनिक से आपका {{1}} संलग्न है।",
+}
+
+
+def template_bodies(lang: str) -> dict[str, str]:
+    """Every demo template's body in ``lang``, by template name."""
+    bodies = {}
+    for name, (key, params) in FROM_CATALOGUE.items():
+        placeholders = {p: "{{" + str(i) + "}}" for i, p in enumerate(params, start=1)}
+        bodies[name] = text(lang, key, **placeholders)
+    bodies[DOCUMENT_TEMPLATE] = DOCUMENT_BODY[lang]
+    return bodies
+
+
+def ensure_demo_templates(session: Session, slugs: tuple[str, ...], *, at: dt.datetime) -> int:
+    """Record the approved templates of the clinics ``slugs`` that lack them; return how many."""
+    tenants = session.execute(select(Tenant.id).where(Tenant.slug.in_(slugs))).scalars().all()
+    added = 0
+    for tenant_id in tenants:
+        rows = session.execute(
+            select(MessageTemplate.name, MessageTemplate.language).where(
+                MessageTemplate.tenant_id == tenant_id
+            )
+        )
+        have = {(name, lang) for name, lang in rows}
+        for lang in LANGUAGES:
+            for name, body in template_bodies(lang).items():
+                if (name, lang) in have:
+                    continue
+                session.add(
+                    MessageTemplate(
+                        tenant_id=tenant_id,
+                        name=name,
+                        language=lang,
+                        category="UTILITY",
+                        body=body,
+                        status="approved",
+                        created_at=at,
+                    )
+                )
+                added += 1
+    session.flush()
+    return added
