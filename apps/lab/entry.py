@@ -60,14 +60,18 @@ def order_card(rt: Runtime, item: WorklistItem, zone: ZoneInfo, now: dt.datetime
 
 def _form(rt: Runtime, item: WorklistItem) -> None:
     with st.form(f"lab_form_{item.order_id}", border=False):
-        if item.result_kind == "text":
-            value = st.text_area("Report", key=f"lab_value_{item.order_id}", height=68)
-        else:
-            ref = reference(item.ref_low, item.ref_high, item.unit)
-            label = f"Value ({item.unit})" if item.unit else "Value"
-            value = st.text_input(label, key=f"lab_value_{item.order_id}", help=f"Range {ref}")
+        field, button = st.columns([3, 1.1], vertical_alignment="bottom")
+        with field:
+            if item.result_kind == "text":
+                value = st.text_area("Report", key=f"lab_value_{item.order_id}", height=68)
+            else:
+                label = f"Value ({item.unit})" if item.unit else "Value"
+                value = st.text_input(label, key=f"lab_value_{item.order_id}")
+        with button:
+            saved = st.form_submit_button("Save", type="primary", use_container_width=True)
+        ref = reference(item.ref_low, item.ref_high, item.unit)
+        if item.result_kind != "text":
             st.caption(f"Reference {ref}" if ref else "No reference range")
-        saved = st.form_submit_button("Save result", type="primary")
     if saved and act(
         rt,
         f"{item.test_name}: result saved",

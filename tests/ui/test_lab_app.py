@@ -100,14 +100,14 @@ def test_entering_results_flags_red_shows_turnaround_and_sends_the_patient_back(
     ids = at_lab(room)
     at = lab_app(room)
     at.text_input(key=f"lab_value_{ids['fbs']}").input("182")
-    at.button(key=f"FormSubmitter:lab_form_{ids['fbs']}-Save result").click().run()
+    at.button(key=f"FormSubmitter:lab_form_{ids['fbs']}-Save").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     page = text(at)
     assert "Blood sugar (fasting) saved — HIGH · turnaround" in page
     assert ":red[**182 mg/dL HIGH**]" in page and "(ref 70–100 mg/dL)" in page
     assert "1 open" in page
     at.text_area(key=f"lab_value_{ids['xray']}").input("Medial joint space narrowing")
-    at.button(key=f"FormSubmitter:lab_form_{ids['xray']}-Save result").click().run()
+    at.button(key=f"FormSubmitter:lab_form_{ids['xray']}-Save").click().run()
     assert "The patient is back in the doctor's queue." in text(at)
     assert "0 open" in text(at)
     with room.database.transaction(ALL_TENANTS, readonly=True) as session:
@@ -120,7 +120,7 @@ def test_a_unit_mistake_is_shown_and_nothing_is_saved(room):
     ids = at_lab(room)
     at = lab_app(room)
     at.text_input(key=f"lab_value_{ids['fbs']}").input("high")
-    at.button(key=f"FormSubmitter:lab_form_{ids['fbs']}-Save result").click().run()
+    at.button(key=f"FormSubmitter:lab_form_{ids['fbs']}-Save").click().run()
     assert "Blood sugar (fasting) needs a number" in [e.value for e in at.error]
     with room.database.transaction(ALL_TENANTS, readonly=True) as session:
         assert session.query(LabResult).filter_by(tenant_id=room.tenant_id).count() == 0
