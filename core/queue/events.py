@@ -29,6 +29,7 @@ EVENT_TYPES = frozenset(
         "DoctorPaused",
         "DoctorResumed",
         "DelayAnnounced",
+        "AnnouncementsChanged",  # core.signage.announcements: the screens reload the list
     }
 )
 NOW_SERVING = "whatsapp.now_serving"

@@ -105,7 +105,7 @@ def branch_board(
         tuple(lanes),
         tuple(p for p in pools if p.waiting),
         tuple(_recent_calls(session, actor, branch, dept_ids, upto_event=upto_event)),
-        tuple(_announcements(session, branch, actor.clock())),
+        tuple(branch_notices(session, actor, branch)),
     )
 
 
@@ -255,8 +255,10 @@ def call_from(
     )
 
 
-def _announcements(session: Session, branch: BranchRef, now: dt.datetime) -> list[Notice]:
-    """The branch's active announcements showing at ``now``, in their set order."""
+def branch_notices(session: Session, actor: Actor, branch: BranchRef) -> list[Notice]:
+    """The branch's active announcements showing now, in their set order (``NotFound`` else)."""
+    own_branch(session, actor, branch)
+    now = actor.clock()
     rows = session.execute(
         select(Announcement.id, Announcement.body, Announcement.language)
         .where(

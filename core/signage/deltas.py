@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.context import Actor
 from core.patients.views import masked_name
-from core.signage.board import CALL_EVENTS, Call, service_day
+from core.signage.board import CALL_EVENTS, Call, Notice, branch_notices, service_day
 from core.signage.branches import BranchRef, own_branch
 from core.signage.feed import EventRow
 from core.signage.lanes import Lane, Pool, department_pool, doctor_lane
 from db.models import Department, Doctor, Patient, QueueToken
+
+ANNOUNCEMENTS_CHANGED = "AnnouncementsChanged"  # appended by core.signage.announcements
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,14 @@ class Update:
     call: Call | None
     lanes: tuple[Lane, ...] = ()
     pools: tuple[Pool, ...] = ()
+    # The branch's announcements after an ``AnnouncementsChanged`` event, else None.
+    notices: tuple[Notice, ...] | None = None
 
     def touches(self, department_ids: frozenset[int]) -> bool:
         """Tell whether a screen showing ``department_ids`` should receive this update."""
         return (
-            self.department_id in department_ids
+            self.notices is not None
+            or self.department_id in department_ids
             or any(lane.department_id in department_ids for lane in self.lanes)
             or any(pool.department_id in department_ids for pool in self.pools)
         )
@@ -83,10 +88,14 @@ def render_updates(
     pools: dict[int, tuple[Pool, ...]] = {}
     if with_state:
         lanes, pools = _state_after(session, actor, branch, events, tokens, set(doctors))
-    return [
+    notices = None
+    if any(e.type == ANNOUNCEMENTS_CHANGED for e in events):  # read once per batch
+        notices = tuple(branch_notices(session, actor, branch))
+    updates = [
         _update(e, tokens, doctors, lanes.get(i, ()), pools.get(i, ()))
         for i, e in enumerate(events)
     ]
+    return [replace(u, notices=notices) if u.type == ANNOUNCEMENTS_CHANGED else u for u in updates]
 
 
 def _update(

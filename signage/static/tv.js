@@ -214,6 +214,10 @@
     });
     markOnline();
     renderLanes();
+    if (update.notices) {
+      state.notices = update.notices; // an admin's edit, shown at once
+      renderNotices();
+    }
     if (update.call && update.call.event_id > state.announcedUpTo) {
       announce(update.call);
     }

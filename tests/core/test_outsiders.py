@@ -26,10 +26,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import core
-from core import tenancy
+from core import clinic_config, tenancy
 from core.analytics import bi, no_show, peaks
 from core.analytics.bi import base as bi_base
-from core.auth import users
+from core.auth import staff, users
 from core.billing import bills, payments, upi
 from core.billing import catalogue as billing_catalogue
 from core.billing import pdfs as billing_pdfs
@@ -65,6 +65,7 @@ from core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from core.messaging import templates
 from core.messaging.conversation import handle_inbound
 from core.messaging.flows import booking as flow_booking
 from core.messaging.flows import tokens as flow_tokens
@@ -91,10 +92,21 @@ from core.scheduling import (
     day_calendar,
     day_view,
     doctors,
+    roster,
     slots,
     waitlist,
 )
-from core.signage import board, branches, deltas, feed, lanes, slip, token_view, welcome
+from core.signage import (
+    announcements,
+    board,
+    branches,
+    deltas,
+    feed,
+    lanes,
+    slip,
+    token_view,
+    welcome,
+)
 from db.base import Base
 from db.models import Patient, User, WaitlistOffer
 from tests.support import Clinic, add_doctor
@@ -186,7 +198,17 @@ def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
     world.waitlist_entry, world.waitlist_offer = _waitlist(session, desk, world)
     world.lab = _lab(session, desk, world)
     world.lab.update(_clinical(session, desk, world))
+    world.lab.update(_configuration(session, desk, world))
     return world
+
+
+def _configuration(session: Session, desk: Actor, w: World) -> dict[str, int]:
+    """clinic_a's TV announcement and message template (the owner's configuration)."""
+    note = announcements.add_announcement(session, desk, branch_id=w.a.branch.id, body="Welcome")
+    template = templates.save_template(
+        session, desk, name="token_issued", language="en", category="utility", body="Token {{1}}"
+    )
+    return {"announcement": note.id, "template": template.id}
 
 
 def _clinical(session: Session, desk: Actor, w: World) -> dict[str, int]:
@@ -858,6 +880,59 @@ _BI_KPIS: list[Callable[..., Any]] = [
     bi.recent_feedback,
 ]
 NOT_FOUND.update({kpi: _bi_call(kpi) for kpi in _BI_KPIS})
+NOT_FOUND.update(
+    {
+        # the owner's configuration
+        announcements.access_announcement: lambda w, who: announcements.access_announcement(
+            w.s, w.actor(who), w.lab["announcement"]
+        ),
+        announcements.list_announcements: lambda w, who: announcements.list_announcements(
+            w.s, w.actor(who), branch_id=w.a.branch.id
+        ),
+        announcements.add_announcement: lambda w, who: announcements.add_announcement(
+            w.s, w.actor(who), branch_id=w.a.branch.id, body="Hello"
+        ),
+        announcements.edit_announcement: lambda w, who: announcements.edit_announcement(
+            w.s, w.actor(who), announcement_id=w.lab["announcement"], body="Changed"
+        ),
+        board.branch_notices: lambda w, who: board.branch_notices(w.s, w.actor(who), w.ref()),
+        clinic_config.edit_branch: lambda w, who: clinic_config.edit_branch(
+            w.s, w.actor(who), branch_id=w.a.branch.id, name="Renamed"
+        ),
+        clinic_config.edit_department: lambda w, who: clinic_config.edit_department(
+            w.s, w.actor(who), department_id=w.a.department.id, name="Renamed"
+        ),
+        staff.access_user: lambda w, who: staff.access_user(
+            w.s, w.actor(who), w.a.receptionist.user_id or 0
+        ),
+        staff.set_user_active: lambda w, who: staff.set_user_active(
+            w.s, w.actor(who), user_id=w.a.receptionist.user_id or 0, active=False
+        ),
+        staff.reset_password: lambda w, who: staff.reset_password(
+            w.s, w.actor(who), user_id=w.a.receptionist.user_id or 0, new_password="long-enough-1"
+        ),
+        staff.unlock_user: lambda w, who: staff.unlock_user(
+            w.s, w.actor(who), user_id=w.a.receptionist.user_id or 0
+        ),
+        templates.access_template: lambda w, who: templates.access_template(
+            w.s, w.actor(who), w.lab["template"]
+        ),
+        roster.edit_doctor: lambda w, who: roster.edit_doctor(
+            w.s,
+            w.actor(who),
+            doctor_id=w.doctor,
+            full_name="Dr. B",
+            specialization="X",
+            fee_minor=1,
+        ),
+        roster.doctor_hours: lambda w, who: roster.doctor_hours(
+            w.s, w.actor(who), doctor_id=w.doctor
+        ),
+        roster.doctor_leaves: lambda w, who: roster.doctor_leaves(
+            w.s, w.actor(who), doctor_id=w.doctor, since=DAY
+        ),
+    }
+)
 NOT_FOUND[bi.highest_risk_upcoming] = _bi_call(bi.highest_risk_upcoming, today=DAY)
 
 EXEMPT = {
