@@ -99,11 +99,11 @@ def current() -> Staff:
     return staff
 
 
-def sign_in_page(rt: Runtime) -> None:
+def sign_in_page(rt: Runtime, app_name: str = "QLink reception") -> None:
     """Show why the desk is signed out and the way to the sign-in form (an HTTP route)."""
     _, middle, _ = st.columns([1, 1.2, 1])
     with middle:
-        st.title("QLink reception")
+        st.title(app_name)
         notice = st.session_state.pop(NOTICE, None)
         if notice:
             st.warning(notice)

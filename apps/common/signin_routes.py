@@ -36,9 +36,16 @@ OPEN_PREFIXES = ("/auth/", "/_stcore/", "/static/", "/media/", "/component/", "/
 class SignIn:
     """The login and logout endpoints; ``load`` returns the process's runtime."""
 
-    def __init__(self, load: Callable[[], Runtime], clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Runtime],
+        clock: Clock = system_clock,
+        *,
+        app_name: str = "QLink reception",
+    ) -> None:
         self.load = load
         self.clock = clock
+        self.app_name = app_name  # the form's heading: which app the user is signing in to
 
     def routes(self) -> list[Route]:
         return [
@@ -49,21 +56,25 @@ class SignIn:
 
     async def form(self, request: Request) -> Response:
         notice = SIGNED_OUT if "bye" in request.query_params else None
-        return _page(next_path=_local(request.query_params.get("next")), notice=notice)
+        return _page(
+            self.app_name, next_path=_local(request.query_params.get("next")), notice=notice
+        )
 
     async def login(self, request: Request) -> Response:
         if not _same_origin(request):
-            return _page(error="Sign in from this site's own form.", status=403)
+            return _page(self.app_name, error="Sign in from this site's own form.", status=403)
         form = await request.form()
         username, password = str(form.get("username") or ""), str(form.get("password") or "")
         clinic = str(form.get("clinic") or "").strip() or None
         next_path = _local(str(form.get("next") or ""))
         if not username.strip() or not password:
-            return _page(next_path, "Enter your username and password.", username, status=400)
+            return _page(
+                self.app_name, next_path, "Enter your username and password.", username, status=400
+            )
         attempt = await run_in_threadpool(self._authenticate, username, password, clinic)
         if attempt.error is not None or attempt.secret is None:
             message = attempt.error.message if attempt.error else "Sign-in failed"
-            return _page(next_path, message, username, clinic or "", status=401)
+            return _page(self.app_name, next_path, message, username, clinic or "", status=401)
         old = self._secret(request)
         if old is not None:  # a new sign-in on this browser ends the session it replaces
             await run_in_threadpool(self._sign_out, old)
@@ -73,7 +84,7 @@ class SignIn:
 
     async def logout(self, request: Request) -> Response:
         if request.method == "POST" and not _same_origin(request):
-            return _page(error="Sign out from this site's own page.", status=403)
+            return _page(self.app_name, error="Sign out from this site's own page.", status=403)
         secret = self._secret(request)
         if secret is not None:
             await run_in_threadpool(self._sign_out, secret)
@@ -157,6 +168,7 @@ def _local(path: str | None) -> str:
 
 
 def _page(
+    app_name: str,
     next_path: str = "/",
     error: str | None = None,
     username: str = "",
@@ -171,6 +183,7 @@ def _page(
     elif notice:
         message = f'<p class="notice" role="status">{escape(notice)}</p>'
     html = _FORM.format(
+        app_name=escape(app_name),
         message=message,
         next=escape(next_path, quote=True),
         username=escape(username, quote=True),
@@ -185,7 +198,7 @@ def _page(
 _FORM = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · QLink reception</title>
+<title>Sign in · {app_name}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; background: #f1f5f9; color: #0f172a; margin: 0; }}
 main {{ max-width: 22rem; margin: 12vh auto; background: #fff; border: 1px solid #cbd5e1;
@@ -201,7 +214,7 @@ button {{ margin-top: 1.2rem; width: 100%; font-size: 1rem; font-weight: 600; pa
 .notice {{ background: #e0f2fe; color: #075985; padding: .5rem .7rem; border-radius: .4rem; }}
 </style></head>
 <body><main>
-<h1>QLink reception</h1>
+<h1>{app_name}</h1>
 {message}
 <form method="post" action="/auth/login">
 <input type="hidden" name="next" value="{next}">
