@@ -6,7 +6,15 @@ second pair applies to female patients. Imaging is reported as text. Prices in p
 
 from __future__ import annotations
 
-from core.clinical.lab_catalogue import LabTestSpec
+import random
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from core.clinical.consultations import open_consultation
+from core.clinical.lab import order_tests
+from core.clinical.lab_catalogue import LabTestSpec, lab_catalogue
+from core.context import Actor
 
 COMMON_LAB_TESTS = (
     LabTestSpec("HB", "Haemoglobin (CBC)", "g/dL", 13.0, 17.0, 12.0, 15.0, price_minor=15000),
@@ -25,3 +33,21 @@ COMMON_LAB_TESTS = (
     LabTestSpec("XRKNEE", "X-ray knee (AP/lateral)", result_kind="text", price_minor=60000),
     LabTestSpec("XRCHEST", "X-ray chest (PA)", result_kind="text", price_minor=50000),
 )
+
+
+def send_to_lab_now(
+    session: Session, doctor: Actor, token_ids: Sequence[int], rng: random.Random
+) -> list[int]:
+    """Order two tests for each patient in consultation named, sending them to the lab.
+
+    The demo's live day uses it so the lab page opens on a worklist; ``doctor`` may be the
+    clinic's system actor. Returns the tokens sent (none when the clinic has no catalogue).
+    """
+    tests = lab_catalogue(session, doctor)
+    if len(tests) < 2:
+        return []
+    for token_id in token_ids:
+        visit = open_consultation(session, doctor, token_id=token_id)
+        picks = [t.id for t in rng.sample(tests, 2)]
+        order_tests(session, doctor, consultation_id=visit.id, lab_test_ids=picks)
+    return list(token_ids)

@@ -28,11 +28,13 @@ from core.scheduling.booking import book_appointment
 from core.scheduling.doctors import set_override
 from core.scheduling.slots import available_slots
 from db.models import Branch, Doctor, DoctorSchedule, Patient, QueueToken, Tenant
+from qlink.seed.lab import send_to_lab_now
 
 LOOK_BACK = dt.timedelta(hours=3)  # how much of today has already happened
 LOOK_AHEAD = dt.timedelta(hours=4)
 STEP = dt.timedelta(minutes=5)
 OVERLOAD = 1.2  # arrivals per consultation slot: about three left waiting per doctor by now
+LAB_NOW = 2  # patients sent for tests just now, so the lab page opens on a worklist
 KINDS = ("walk_in",) * 8 + ("follow_up", "follow_up", "priority")
 
 
@@ -172,6 +174,12 @@ def _play(
             if doc.current is None:
                 _next(session, desk, rng, doc, at)
     _catch_up(session, desk, clock, rng, room, now)
+    with_doctor = [d for d in room if d.current is not None][:LAB_NOW]
+    lab_rng = random.Random(f"qlink-demo-lab:{now.date().isoformat()}")  # rng's draws unchanged
+    sent = send_to_lab_now(session, desk, [d.current for d in with_doctor if d.current], lab_rng)
+    for doc in room:  # their patients went to the lab; the doctors call the next
+        if doc.current in sent:
+            doc.current, doc.busy_until = None, None
     for doc in room:  # whoever is free at "now" takes the next patient in
         if doc.current is None:
             _next(session, desk, rng, doc, now)

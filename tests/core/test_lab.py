@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses as dc
+import datetime as dt
+
 import pytest
 from sqlalchemy import func, select
 
 from core.clinical import lab_worklist as worklist
 from core.clinical.lab import enter_result, order_tests
+from core.clock import FrozenClock
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from db.models import LabOrder, LabResult, QueueEvent, QueueToken
+from qlink import builder
+from qlink.seed.lab import COMMON_LAB_TESTS
+from qlink.seed.today import LAB_NOW, seed_today
 from tests.core.lab_support import patient_in_consultation, set_up_lab
+from tests.support import add_doctor, add_doctor_in, register_patients
 
 
 @pytest.fixture
@@ -204,3 +212,21 @@ def test_another_clinics_staff_get_not_found_and_write_nothing(session, clinic_a
     with pytest.raises(NotFound):
         worklist.resulted_today(session, theirs.tech, branch_id=clinic_a.branch.id)
     assert _counts(session) == before
+
+
+def test_the_demo_day_sends_two_patients_to_the_lab(session, clinic_a):
+    add_doctor(session, clinic_a)
+    add_doctor_in(session, clinic_a, clinic_a.department, name="Dr. B")
+    register_patients(session, clinic_a, 120)
+    builder.add_lab_tests(session, clinic_a.admin, COMMON_LAB_TESTS)
+    clock = FrozenClock(dt.datetime(2026, 11, 29, 13, 30, tzinfo=dt.UTC))
+    seed_today(session, clinic_a.tenant.slug, clock=clock)
+    tech = dc.replace(clinic_a.lab, clock=clock)
+    items = worklist.lab_worklist(session, tech, branch_id=clinic_a.branch.id)
+    assert len(items) == 2 * LAB_NOW
+    at_lab = session.execute(
+        select(func.count()).where(
+            QueueToken.tenant_id == clinic_a.tenant_id, QueueToken.status == "at_lab"
+        )
+    ).scalar_one()
+    assert at_lab == LAB_NOW
