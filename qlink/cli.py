@@ -104,11 +104,15 @@ def _parser() -> argparse.ArgumentParser:
             "shard-plan": ("print the DDL that shards this schema by clinic on Citus", shard.run),
         },
     )
-    _group(
+    seed = _group(
         sub,
         "seed",
         "demo data",
         {"demo": ("create the demo clinics (safe to re-run)", launch.seed)},
+    )
+    history = "a year of a 20-doctor network's history (clinic citycare) for BI"
+    _module_command(
+        seed.add_parser("history", help=history, description=history), "qlink.seed.network"
     )
     for name, (module, does) in MODULE_COMMANDS.items():
         _module_command(sub.add_parser(name, help=does, description=does), module)
@@ -139,12 +143,13 @@ def _group(
     name: str,
     help_text: str,
     commands: dict[str, tuple[str, Handler]],
-) -> None:
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     group = sub.add_parser(name, help=help_text)
     group.set_defaults(help_parser=group)
     inner = group.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
     for command, (does, handler) in commands.items():
         inner.add_parser(command, help=does).set_defaults(handler=handler)
+    return inner
 
 
 def _version() -> str:
