@@ -26,7 +26,9 @@ rt = runtime()
 staff = auth.resume(rt)
 
 if staff is None:
-    sign_in = st.Page(lambda: auth.sign_in_page(rt), title="Sign in", url_path="sign-in")
+    sign_in = st.Page(
+        lambda: auth.sign_in_page(rt, "QLink lab"), title="Sign in", url_path="sign-in"
+    )
     st.navigation([sign_in], position="hidden").run()
     st.stop()
 

@@ -16,6 +16,6 @@ from apps.common.signin_routes import SignIn, SignInGate
 
 app = st.App(
     Path(__file__).with_name("app.py"),
-    routes=SignIn(load_runtime).routes(),
+    routes=SignIn(load_runtime, app_name="QLink lab").routes(),
     middleware=[Middleware(SignInGate)],
 )
