@@ -28,6 +28,9 @@ DOCTOR_APP = ROOT / "apps" / "doctor" / "main.py"  # the consultation room, besi
 UI_PORT = 8501
 DOCTOR_PORT = UI_PORT + 1
 DEMO_DOCTOR = "sharma / dr.sharma"  # a demo doctor login printed with the doctor app's address
+ADMIN_APP = ROOT / "apps" / "admin_bi" / "main.py"  # the owner's console (KPIs, audit, health)
+ADMIN_PORT = UI_PORT + 3
+DEMO_ADMIN = "admin / demo-admin-2026"  # the demo clinic admin printed with the console's address
 SERVICE_PORT = 8000
 DEMO_HOST = "0.0.0.0"  # every interface: TVs and other desks on the clinic network
 LOCAL_HOST = "127.0.0.1"
@@ -85,11 +88,13 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     service = _start_service(settings, host, SERVICE_PORT)
     doctor = _start_doctor_app(settings, host, DOCTOR_PORT)
+    admin = _start_app(ADMIN_APP, settings, host, ADMIN_PORT)
     try:
         return _run_streamlit(settings, host, UI_PORT)
     finally:
-        if doctor is not None:
-            _stop_service(doctor)
+        for child in (doctor, admin):
+            if child is not None:
+                _stop_service(child)
         _stop_service(service)
 
 
@@ -105,11 +110,15 @@ def ui(settings: Settings, args: argparse.Namespace) -> int:
     doctor = _start_doctor_app(settings, args.host, args.port + 1)
     if doctor is not None:
         print(f"Doctor app: http://localhost:{args.port + 1}")
+    admin = _start_app(ADMIN_APP, settings, args.host, args.port + 3)
+    if admin is not None:
+        print(f"Owner's console: http://localhost:{args.port + 3}  (demo admin: {DEMO_ADMIN})")
     try:
         return _run_streamlit(settings, args.host, args.port)
     finally:
-        if doctor is not None:
-            _stop_service(doctor)
+        for child in (doctor, admin):
+            if child is not None:
+                _stop_service(child)
 
 
 def print_urls(host: str) -> None:
@@ -117,6 +126,8 @@ def print_urls(host: str) -> None:
     print(f"\nReception app: http://localhost:{UI_PORT}")
     if DOCTOR_APP.exists():
         print(f"Doctor app:    http://localhost:{DOCTOR_PORT}  (demo doctor: {DEMO_DOCTOR})")
+    if ADMIN_APP.exists():
+        print(f"Owner console: http://localhost:{ADMIN_PORT}  (demo admin: {DEMO_ADMIN})")
     print(f"TV signage:    http://localhost:{SERVICE_PORT}/signage/main")
     print(
         f"WhatsApp:      http://localhost:{SERVICE_PORT}/simulator  (simulator: chat as a patient)"
@@ -128,6 +139,7 @@ def print_urls(host: str) -> None:
     for address in addresses:
         print(f"On the clinic network: reception http://{address}:{UI_PORT}")
         print(f"                       doctor      http://{address}:{DOCTOR_PORT}")
+        print(f"                       console     http://{address}:{ADMIN_PORT}")
         print(f"                       TV          http://{address}:{SERVICE_PORT}/signage/main")
         print(f"                       WhatsApp    http://{address}:{SERVICE_PORT}/simulator")
     if not addresses:
@@ -252,6 +264,16 @@ def _start_doctor_app(settings: Settings, host: str, port: int) -> subprocess.Po
     if not DOCTOR_APP.exists():
         return None
     command = _streamlit_command(DOCTOR_APP, host, port)
+    return subprocess.Popen(command, env=_child_env(settings), cwd=ROOT)
+
+
+def _start_app(
+    app: Path, settings: Settings, host: str, port: int
+) -> subprocess.Popen[bytes] | None:
+    """Run another Streamlit app in the background beside the reception app (None when absent)."""
+    if not app.exists():
+        return None
+    command = _streamlit_command(app, host, port)
     return subprocess.Popen(command, env=_child_env(settings), cwd=ROOT)
 
 

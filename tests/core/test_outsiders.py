@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import core
-from core import clinic_config, tenancy
+from core import audit_views, clinic_config, tenancy
 from core.analytics import bi, no_show, peaks
 from core.analytics.bi import base as bi_base
 from core.auth import staff, users
@@ -934,6 +934,9 @@ NOT_FOUND.update(
     }
 )
 NOT_FOUND[bi.highest_risk_upcoming] = _bi_call(bi.highest_risk_upcoming, today=DAY)
+NOT_FOUND[audit_views.audit_entries] = lambda w, who: audit_views.audit_entries(
+    w.s, w.actor(who), patient_id=w.patient.id
+)
 
 EXEMPT = {
     # the tenant id is the scope itself, not a row looked up in it
