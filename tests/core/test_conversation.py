@@ -174,6 +174,8 @@ def test_checkin_from_the_desk_qr_checks_in_todays_appointment(
     reply = texts(chat.say(checkin_text("main")))
     token = session.scalars(select(QueueToken).where(QueueToken.patient_id == ravi.id)).one()
     assert (token.kind, token.appointment_id, token.source) == ("booked", appt.id, "whatsapp")
+    session.refresh(appt)
+    assert (appt.status, appt.checked_in_at) == ("checked_in", NOW)  # same transaction
     assert f"Your token: {token.code} (General Medicine)." in reply
     assert "Your place in line: 1." in reply
     assert "Expected around" in reply
