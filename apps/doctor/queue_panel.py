@@ -80,6 +80,9 @@ def day_panel(rt: Runtime, doctor_id: int, branch_id: int) -> None:
         ]
     )
     paused = bool(lane and lane.paused)
+    if lane is not None and staff.desk is not None:
+        where = " · ".join(p for p in (lane.doctor, lane.room, f"{staff.desk.today:%a %d %b}") if p)
+        st.markdown(f'<div class="qd-muted">{escape(where)}</div>', unsafe_allow_html=True)
     call, pause = st.columns([1.6, 1], gap="xsmall")
     if call.button(
         f"Call next ({len(mine) + len(pool)})",
