@@ -76,3 +76,25 @@ class ScheduleOverlap(ValidationFailed):
     """A new schedule window overlaps an existing one for the same doctor and weekday."""
 
     code = "schedule_overlap"
+
+
+class PlanLimitReached(DomainError):
+    """The clinic's plan allows no more of this today (e.g. its daily token cap)."""
+
+    code = "plan_limit_reached"
+
+
+class ClinicSuspended(DomainError):
+    """The clinic's subscription is suspended: no new tokens or bookings until it is resumed."""
+
+    code = "clinic_suspended"
+
+    def __init__(
+        self,
+        message: str = (
+            "This clinic's QLink subscription is suspended: new tokens and bookings are paused. "
+            "Emergencies can still be issued. Please contact the clinic's administrator."
+        ),
+        **details: Any,
+    ) -> None:
+        super().__init__(message, **details)

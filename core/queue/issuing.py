@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict, ValidationFailed
+from core.plans.limits import check_token_allowed
 from core.queue.allocation import choose_doctor
-from core.queue.eta_projection import refresh_etas
+from core.queue.eta_projection import Projection, lab_returns, project, refresh_etas
 from core.queue.events import append_event
 from core.queue.issue_sql import (
     NewToken,
@@ -39,14 +40,18 @@ from core.queue.issue_sql import (
     insert_token,
     take_number,
 )
-from core.queue.line import RECENT, Line, load_line
+from core.queue.line import RECENT, Line, WaitingRow, load_line
 from core.queue.place import queue_place
+from core.queue.projection import defer_refresh
+from core.queue.scoring import Candidate
 from core.scheduling.attendance import follow_visit
+from db.engine import AFTER_COMMIT
 from db.models import Appointment, QueueToken
 from db.models.queue import ACTIVE_TOKEN_STATUSES, TOKEN_KINDS
 
 SOURCES = ("reception", "whatsapp", "kiosk", "web", "system")
 ACTIVE_INDEX = "uq_queue_tokens_active_patient"
+NEW_TOKEN = 2**62  # the id of the token about to be issued, in a projection made before it is
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,15 @@ def issue_token(
     new = _prepare(
         session, actor, now, patient_id, department_id, kind, doctor_id, appointment_id, source
     )
+    deferred = bool(session.info.get(AFTER_COMMIT))
+    guess: Projection | None = None
+    if deferred and (doctor_id is not None or new.place.allocation_strategy == "pool"):
+        # Read the line and project the new token before the counter lock is taken: the lock
+        # is held only for counter, insert and event (the stored ETAs follow after commit).
+        line = load_line(
+            session, new.tenant_id, new.place, new.day, new.place.rules, since=now - RECENT
+        )
+        guess = _own_projection(line, new, doctor_id, now)
     if appointment_id is not None:  # a check-in: rare, so the safe savepoint path
         existing = _active_token(session, new)
         if existing is not None:
@@ -99,7 +113,7 @@ def issue_token(
         taken = _take_and_insert(session, actor, new, now)
     if isinstance(taken, IssuedToken):
         return taken
-    number, token_id, assigned, _line = taken
+    number, token_id, assigned, allocated_line = taken
     if appointment_id is not None:  # the check-in itself: same transaction as the token
         follow_visit(session, new.tenant_id, appointment_id, "checked_in", now)
     code = f"{new.place.department_code}-{number:03d}"
@@ -118,8 +132,14 @@ def issue_token(
         payload=payload,
         at=now,
     )
-    refresh = refresh_etas(session, new.tenant_id, new.place, now)
-    mine = refresh.projections.get(token_id)
+    if deferred:
+        defer_refresh(session, new.tenant_id, new.place, now)
+        if guess is None and allocated_line is not None:
+            guess = _own_projection(allocated_line, new, assigned, now)
+        mine = None if guess is None else replace(guess, token_id=token_id)
+    else:
+        refresh = refresh_etas(session, new.tenant_id, new.place, now)
+        mine = refresh.projections.get(token_id)
     return IssuedToken(
         token_id,
         code,
@@ -135,6 +155,27 @@ def issue_token(
 
 
 _Taken = tuple[int, int, int | None, Line | None]
+
+
+def _own_projection(
+    line: Line, new: NewToken, doctor_id: int | None, now: dt.datetime
+) -> Projection | None:
+    """The new token's projected call (read only), as if it stood in ``line`` already."""
+    place, rules = new.place, new.place.rules
+    me = WaitingRow(
+        Candidate(NEW_TOKEN, new.kind, now, new.target_at, place.department_id),
+        doctor_id,
+        place.department_id,
+        "",
+        new.patient_id,
+        None,
+        None,
+        0,
+        place.branch_id,
+    )
+    rows = [*line.waiting, me]
+    projections = project(rows, line.roster, now, rules, returning=lab_returns(line, now, rules))
+    return projections.get(NEW_TOKEN)
 
 
 def _take_and_insert(
@@ -189,6 +230,14 @@ def _prepare(
         raise ValidationFailed(f"Unknown token source {source!r}", field="source")
     tenant_id = tenant_of(session, actor)
     place = queue_place(session, tenant_id, department_id)
+    check_token_allowed(
+        session,
+        tenant_id=tenant_id,
+        tenant_status=place.tenant_status,
+        settings=place.settings,
+        kind=kind,
+        day=place.service_date(now),
+    )
     check_people(session, tenant_id, patient_id, department_id, doctor_id)
     target_at = _appointment_time(session, actor, appointment_id, patient_id)
     key = f"doctor:{doctor_id}" if doctor_id is not None else f"dept:{department_id}"

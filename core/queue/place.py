@@ -26,6 +26,7 @@ class QueuePlace:
     settings: dict[str, Any]
     department_settings: dict[str, Any] = field(default_factory=dict)
     allocation_strategy: str = "pool"
+    tenant_status: str = "active"  # "suspended" refuses new tokens (core.plans)
 
     @property
     def rules(self) -> QueueRules:
@@ -45,6 +46,7 @@ _PLACE = (
         Tenant.settings,
         Department.queue_settings,
         Department.allocation_strategy,
+        Tenant.status,
     )
     .join(Branch, (Branch.tenant_id == Department.tenant_id) & (Branch.id == Department.branch_id))
     .join(Tenant, Tenant.id == Department.tenant_id)
@@ -58,7 +60,7 @@ def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePl
     row = session.connection().execute(_PLACE, params).first()
     if row is None:
         raise NotFound("Department not found")
-    code, branch_id, zone, settings, dept_settings, strategy = row
+    code, branch_id, zone, settings, dept_settings, strategy, status = row
     return QueuePlace(
         department_id,
         code,
@@ -67,4 +69,5 @@ def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePl
         dict(settings or {}),
         dict(dept_settings or {}),
         strategy or "pool",
+        status or "active",
     )

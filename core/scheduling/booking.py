@@ -27,6 +27,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.patients.views import load_patient
+from core.plans.limits import check_booking_allowed
 from core.queue.events import enqueue_intents
 from core.scheduling.booking_rules import booking_rules
 from core.scheduling.doctors import access_doctor
@@ -183,6 +184,7 @@ def _book(session: Session, actor: Actor, ask: _Ask, *, overbook: bool) -> Appoi
         return replay
     now = actor.clock()
     take = take_extra_seat if overbook else take_seat
+    check_booking_allowed(session, tenant_of(session, actor))
     try:
         req = _prepare(session, actor, now, ask)
         if overbook and not booking_rules(session, req.doctor.tenant_id).overbook_allowed:

@@ -73,6 +73,8 @@ from core.messaging.inbound_types import InboundMessage
 from core.patients import background, consent, importing, profile, registry, rules, views
 from core.patients.consent import ConsentGrant
 from core.patients.phones import PhoneVault
+from core.plans import catalogue as plans_catalogue
+from core.plans import limits, subscriptions, usage
 from core.queue import (
     calling,
     desk_view,
@@ -208,6 +210,8 @@ def _configuration(session: Session, desk: Actor, w: World) -> dict[str, int]:
     template = templates.save_template(
         session, desk, name="token_issued", language="en", category="utility", body="Token {{1}}"
     )
+    plans_catalogue.ensure_plans(session, desk)
+    subscriptions.subscribe(session, desk, tenant_id=w.a.tenant_id, plan_code="growth", start=DAY)
     return {"announcement": note.id, "template": template.id}
 
 
@@ -931,9 +935,37 @@ NOT_FOUND.update(
         roster.doctor_leaves: lambda w, who: roster.doctor_leaves(
             w.s, w.actor(who), doctor_id=w.doctor, since=DAY
         ),
+        # plans: a clinic's own system actor may act on its own clinic only
+        subscriptions.access_clinic: lambda w, who: subscriptions.access_clinic(
+            w.s, w.actor(who), w.a.tenant_id
+        ),
+        subscriptions.subscribe: lambda w, who: subscriptions.subscribe(
+            w.s, w.actor(who), tenant_id=w.a.tenant_id, plan_code="starter", start=DAY
+        ),
+        subscriptions.suspend_clinic: lambda w, who: subscriptions.suspend_clinic(
+            w.s, w.actor(who), tenant_id=w.a.tenant_id, reason="unpaid"
+        ),
+        subscriptions.resume_clinic: lambda w, who: subscriptions.resume_clinic(
+            w.s, w.actor(who), tenant_id=w.a.tenant_id
+        ),
+        usage.clinic_usage: lambda w, who: usage.clinic_usage(
+            w.s, w.actor(who), tenant_id=w.a.tenant_id, now=NOW
+        ),
+    }
+)
+SEES_NOTHING.update(
+    {
+        limits.tokens_issued: lambda w, who: limits.tokens_issued(w.s, who.tenant_id, DAY),
+        subscriptions.current_subscription: lambda w, who: subscriptions.current_subscription(
+            w.s, who.tenant_id
+        ),
     }
 )
 NOT_FOUND[bi.highest_risk_upcoming] = _bi_call(bi.highest_risk_upcoming, today=DAY)
+for _report in (bi.report_view, bi.report_pdf):
+    NOT_FOUND[_report] = lambda w, who, report=_report: report(
+        w.s, w.actor(who), day=DAY, branch_id=w.a.branch.id, doctor_id=w.doctor
+    )
 NOT_FOUND[audit_views.audit_entries] = lambda w, who: audit_views.audit_entries(
     w.s, w.actor(who), patient_id=w.patient.id
 )
@@ -947,6 +979,9 @@ EXEMPT = {
     "core.scheduling.booking_rules.booking_rules",
     "core.sequences.next_value",
     "core.sequences.reserve_values",
+    "core.plans.limits.check_booking_allowed",
+    # a step of issue_token, handed the tenant its queue_place read
+    "core.plans.limits.check_token_allowed",
     # the screen URL is public and names any clinic's branch (resolve_branch, platform scope);
     # its department codes are what that screen shows anyway
     "core.signage.board.departments",

@@ -29,6 +29,8 @@ TEXTS: dict[str, str] = {
     "conv.reason.not_found": "that choice is no longer available",
     "conv.reason.invalid_input": "that choice is not valid",
     "conv.reason.permission_denied": "this cannot be done over WhatsApp",
+    "conv.reason.plan_limit_reached": "the clinic has reached today's limit for new tokens",
+    "conv.reason.clinic_suspended": "the clinic is not taking new tokens or bookings right now",
     "conv.reason.generic": "something went wrong on our side",
     "conv.more": "More",
     "conv.more_desc": "Show more choices",
@@ -138,4 +140,17 @@ TEXTS: dict[str, str] = {
     "notify.reminder_1h": (
         "{name}, your appointment with {doctor} is in about an hour ({when}) at {branch}."
     ),
+    "notify.booking_confirmed": (
+        "{name}, your appointment with {doctor} is booked for {when} at {branch}."
+    ),
+    "notify.slot_offer": (
+        "{name}, a slot has opened with {doctor} on {when} at {branch}. It is held for you"
+        " until {until}. Would you like it?"
+    ),
+    # conv.offer.* — the answer to a waiting-list offer (core.messaging.conversation.offers)
+    "conv.offer.accept": "Accept",
+    "conv.offer.decline": "Decline",
+    "conv.offer.booked": "Booked: {doctor}, {date} at {time}. See you then!",
+    "conv.offer.declined": "Alright, the slot goes to the next person. You stay on the waiting list.",
+    "conv.offer.gone": "Sorry, that slot is no longer held for you. You stay on the waiting list.",
 }

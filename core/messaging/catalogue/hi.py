@@ -28,6 +28,8 @@ TEXTS: dict[str, str] = {
     "conv.reason.not_found": "यह विकल्प अब उपलब्ध नहीं है",
     "conv.reason.invalid_input": "यह विकल्प मान्य नहीं है",
     "conv.reason.permission_denied": "यह WhatsApp पर नहीं हो सकता",
+    "conv.reason.plan_limit_reached": "क्लिनिक आज के नए टोकन की सीमा तक पहुँच गया है",
+    "conv.reason.clinic_suspended": "क्लिनिक अभी नए टोकन या बुकिंग नहीं ले रहा है",
     "conv.reason.generic": "हमारी ओर से कुछ गड़बड़ हुई",
     "conv.more": "और",
     "conv.more_desc": "और विकल्प दिखाएँ",
@@ -130,4 +132,16 @@ TEXTS: dict[str, str] = {
     "notify.reminder_1h": (
         "{name}, {doctor} के साथ आपकी अपॉइंटमेंट लगभग एक घंटे में ({when}) {branch} में है।"
     ),
+    "notify.booking_confirmed": (
+        "{name}, {doctor} के साथ आपकी अपॉइंटमेंट {when} को {branch} में बुक हो गई है।"
+    ),
+    "notify.slot_offer": (
+        "{name}, {doctor} के साथ {when} को {branch} में एक स्लॉट खाली हुआ है। यह {until} तक"
+        " आपके लिए रखा गया है। क्या आप इसे लेना चाहेंगे?"
+    ),
+    "conv.offer.accept": "स्वीकार करें",
+    "conv.offer.decline": "मना करें",
+    "conv.offer.booked": "बुक हो गया: {doctor}, {date} को {time} बजे।",
+    "conv.offer.declined": "ठीक है, यह स्लॉट अगले व्यक्ति को जाएगा। आप प्रतीक्षा सूची में बने रहेंगे।",
+    "conv.offer.gone": "क्षमा करें, यह स्लॉट अब आपके लिए नहीं रखा गया है। आप प्रतीक्षा सूची में बने रहेंगे।",
 }
