@@ -15,12 +15,13 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -34,6 +35,7 @@ from core.messaging.inbound import Handler
 from core.messaging.inbound_limits import InboundLimiter
 from core.patients.phones import PhoneVault
 from core.signage.feed import queue_depth
+from core.system_health import HealthFigures, platform_health
 from db.engine import ALL_TENANTS, Database
 from db.migrate import alembic_config
 from db.models.queue import ACTIVE_TOKEN_STATUSES
@@ -42,7 +44,7 @@ from qlink.keys import check_data_key
 from qlink.middleware import BodyLimitMiddleware, ObservabilityMiddleware, SecurityHeadersMiddleware
 from qlink.settings import Settings
 from signage import routes as signage_routes
-from signage.metrics import MULTIPROC_ENV, DatabaseCollector, ServiceMetrics
+from signage.metrics import MULTIPROC_ENV, DatabaseCollector, HealthCollector, ServiceMetrics
 from signage.pages import STATIC
 from signage.service import SignageService
 from webhooks import routes as webhook_routes
@@ -71,6 +73,7 @@ def create_app(
     app_metrics = ServiceMetrics(
         DatabaseCollector(functools.partial(_depth, db, clock), ACTIVE_TOKEN_STATUSES),
         multiprocess_dir=os.environ.get(MULTIPROC_ENV),  # prometheus_client's own switch
+        health=HealthCollector(functools.partial(_health, db, clock)),
     )
     service = SignageService(
         db,
@@ -107,6 +110,7 @@ def create_app(
                 db.dispose()
             raise
         app_metrics.worker_started()
+        untime = _time_statements(db, app_metrics.database_time.observe)
         await service.start()
         await whatsapp.start()
         if relay is not None:  # embedded: one command answers patients
@@ -125,6 +129,7 @@ def create_app(
             if ticker is not None:
                 await asyncio.to_thread(ticker.stop)
             app_metrics.worker_stopped()
+            untime()
             if owned:
                 db.dispose()
 
@@ -231,6 +236,35 @@ def _depth(db: Database, clock: Clock) -> dict[str, int]:
     since = clock().date() - dt.timedelta(days=1)  # covers every timezone's "today"
     with db.transaction(ALL_TENANTS, readonly=True) as session:
         return queue_depth(session, since)
+
+
+def _health(db: Database, clock: Clock) -> HealthFigures:
+    with db.transaction(ALL_TENANTS, readonly=True) as session:
+        return platform_health(session, now=clock())
+
+
+def _time_statements(db: Database, observe: Callable[[float], None]) -> Callable[[], None]:
+    """Observe every statement's duration on the service's engine (SQLAlchemy cursor events).
+
+    Returns the function that stops observing (the lifespan calls it at shutdown).
+    """
+
+    def before(conn: Any, *_: Any) -> None:
+        conn.info.setdefault("qlink_started", []).append(time.perf_counter())
+
+    def after(conn: Any, *_: Any) -> None:
+        started = conn.info.get("qlink_started")
+        if started:
+            observe(time.perf_counter() - started.pop())
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
+
+    def stop() -> None:
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+
+    return stop
 
 
 def app_from_env() -> Starlette:

@@ -20,6 +20,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from core.system_health import HealthFigures
+
 log = logging.getLogger("qlink.metrics")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -123,13 +125,104 @@ class DatabaseCollector:
         yield depth
 
 
+class HealthCollector:
+    """The console's system-health figures (every clinic), read from the database when scraped.
+
+    Nothing is reported while the database is down (``qlink_db_up`` says so).
+    """
+
+    def __init__(self, read: Callable[[], HealthFigures]) -> None:
+        self._read = read
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            h = self._read()
+        except Exception as exc:  # the scrape still answers; db_up reports the outage
+            log.warning("metrics: health figures unavailable: %s", exc)
+            return
+        window = f"the last {h.window_hours} hours"
+        yield _gauge(
+            "qlink_outbox_backlog", "Outbox rows pending (side effects not sent).", h.outbox_pending
+        )
+        yield _gauge(
+            "qlink_outbox_failed", "Outbox rows that gave up after retries.", h.outbox_failed
+        )
+        yield _gauge(
+            "qlink_worker_lag_seconds",
+            "Age of the oldest due outbox row not yet sent (0 when none).",
+            h.worker_lag_seconds,
+        )
+        messages = GaugeMetricFamily(
+            "qlink_messages_outbound",
+            f"Outbound WhatsApp messages of {window} by outcome (sent = every one Meta took).",
+            labels=["outcome"],
+        )
+        messages.add_metric(["sent"], h.messages_sent)
+        messages.add_metric(["delivered"], h.messages_delivered)
+        messages.add_metric(["failed"], h.messages_failed)
+        yield messages
+        if h.delivery_pct is not None:
+            yield _gauge(
+                "qlink_message_delivery_ratio",
+                f"Delivered or read over sent, {window}.",
+                h.delivery_pct / 100,
+            )
+        if h.webhooks_done is not None:
+            hooks = GaugeMetricFamily(
+                "qlink_webhook_deliveries",
+                f"Webhook deliveries received in {window} by processing status.",
+                labels=["status"],
+            )
+            hooks.add_metric(["done"], h.webhooks_done)
+            hooks.add_metric(["failed"], h.webhooks_failed or 0)
+            hooks.add_metric(["pending"], h.webhooks_pending or 0)
+            yield hooks
+        if h.webhook_success_pct is not None:
+            yield _gauge(
+                "qlink_webhook_success_ratio",
+                f"Webhook deliveries processed over processed or failed, {window}.",
+                h.webhook_success_pct / 100,
+            )
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation)
+    family.add_metric([], value)
+    return family
+
+
+class DatabaseTimer:
+    """Time of every SQL statement the service runs (p95 via ``histogram_quantile``)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.statements = Histogram(
+            "qlink_db_statement_duration_seconds",
+            "Database statement time seen by the service.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=registry,
+        )
+
+    def observe(self, seconds: float) -> None:
+        self.statements.observe(seconds)
+
+
 class ServiceMetrics:
     """One app's registry, its request and stream metrics, and the scrape that reads them."""
 
-    def __init__(self, database: DatabaseCollector, *, multiprocess_dir: str | None) -> None:
+    def __init__(
+        self,
+        database: DatabaseCollector,
+        *,
+        multiprocess_dir: str | None,
+        health: HealthCollector | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = RequestMetrics(self.registry)
         self.streams = StreamMetrics(self.registry)
+        self.database_time = DatabaseTimer(self.registry)
         self.multiprocess_dir = multiprocess_dir
         if multiprocess_dir:
             # Every worker's samples live in the directory; this process's registry is not read.
@@ -138,6 +231,8 @@ class ServiceMetrics:
         else:
             self.scraped = self.registry
         self.scraped.register(database)
+        if health is not None:
+            self.scraped.register(health)
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The scrape body in the format ``accept`` asks for, and its content type."""
