@@ -985,6 +985,8 @@ EXEMPT = {
     # the screen URL is public and names any clinic's branch (resolve_branch, platform scope);
     # its department codes are what that screen shows anyway
     "core.signage.board.departments",
+    # handed a BranchRef its caller resolved (resolve_branch for the TV, access_branch for the desk)
+    "core.signage.board.working_doctors",
     # writers inside commands, given ids the command already loaded through access_*
     "core.audit.record",
     "core.patients.consent.append_consents",
