@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,15 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from db.scoping import ALL_TENANTS, install_scoping, scope_session, set_rls_scope
 
-__all__ = ["ALL_TENANTS", "Database", "make_engine", "scope_session", "set_rls_scope"]
+AFTER_COMMIT = "qlink.after_commit"
+__all__ = [
+    "AFTER_COMMIT",
+    "ALL_TENANTS",
+    "Database",
+    "make_engine",
+    "scope_session",
+    "set_rls_scope",
+]
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
@@ -74,6 +82,11 @@ class Database:
         # SQLite hands its write lock out unfairly (waits of seconds under contention);
         # one in-process writer path keeps tail latency flat.
         self._write_lock = FairLock() if self.dialect == "sqlite" else None
+        # Work to run after a transaction commits (the composition root installs it, e.g. the
+        # queue's ETA projector). A session whose owner will run it carries AFTER_COMMIT in its
+        # ``info``: code writing in the transaction leaves requests there (see
+        # ``core.queue.projection``); without a hook that code does the work inline.
+        self.after_commit: Callable[[Database, dict[str, Any]], None] | None = None
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Database:
@@ -89,13 +102,19 @@ class Database:
             lock.acquire()
         try:
             factory = self._readonly if readonly else self._sessions
+            hook = None if readonly else self.after_commit
             with factory() as session:
                 scope_session(session, tenant_id)
+                if hook is not None:
+                    session.info[AFTER_COMMIT] = True
                 with session.begin():
                     yield session
+                info = dict(session.info)
         finally:
             if lock is not None:
                 lock.release()
+        if hook is not None:
+            hook(self, info)  # after commit and after the SQLite writer lock is released
 
     def session_for(self, connection: Connection, tenant_id: int | str | None) -> Session:
         """Return a scoped session joined to ``connection``'s transaction (commits are savepoints).

@@ -52,6 +52,7 @@ from webhooks import simulator
 from webhooks.inbox import WhatsAppInbox
 from workers.inbox_queue import redis_enqueuer
 from workers.outbox import BackgroundRelay
+from workers.projector import Projector
 from workers.ticker import BackgroundTicker
 
 log = logging.getLogger("qlink.http")
@@ -100,6 +101,9 @@ def create_app(
         else None
     )
     ticker = BackgroundTicker(db, clock) if relay is not None else None  # reminders, retention
+    # Stored ETAs are re-projected after commit on a thread (a database passed in by a test
+    # keeps its own choice: without a projector the queue re-projects inline).
+    projector = Projector(db, background=True) if owned else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -117,6 +121,8 @@ def create_app(
             relay.start()
         if ticker is not None:
             ticker.start()
+        if projector is not None:
+            projector.install()
         restore = _end_streams_on_exit_signals(service)
         try:
             yield
@@ -128,6 +134,8 @@ def create_app(
                 await asyncio.to_thread(relay.stop)
             if ticker is not None:
                 await asyncio.to_thread(ticker.stop)
+            if projector is not None:
+                await asyncio.to_thread(projector.uninstall)
             app_metrics.worker_stopped()
             untime()
             if owned:

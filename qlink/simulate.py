@@ -57,7 +57,17 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         upgrade(database.engine)
         check_data_key(database, settings)  # a foreign key would seal phones nobody can read
         print(f"simulating {args.tokens} tokens on {database.dialect}...", file=sys.stderr)
-        summary = simulate(database, scenario)
+        from workers.projector import Projector
+
+        projector = Projector(database, background=True).install()
+        try:
+            summary = simulate(database, scenario)
+        finally:
+            projector.uninstall()
+        lat = sorted(projector.stats.latencies) or [0.0]
+        summary["eta_projections"] = projector.stats.projected
+        summary["eta_projection_requests"] = projector.stats.requested
+        summary["eta_projection_p95_ms"] = round(lat[int(0.95 * (len(lat) - 1))] * 1000, 1)
     finally:
         database.dispose()
     broken = [k for k in INVARIANTS if summary.get(k)]

@@ -15,6 +15,7 @@ from webhooks.inbox import InboxProcessor
 from workers import ticker
 from workers.broker import runtime
 from workers.inbox_queue import INBOX_QUEUE, PROCESS_INBOX
+from workers.projector import Projector
 
 runtime()  # fail loudly at import when no broker was chosen
 
@@ -40,8 +41,10 @@ def _inbox_processor() -> InboxProcessor:
     global _inbox
     if _inbox is None:
         settings = runtime().settings
+        database = Database.from_url(settings.database_url)
+        Projector(database, background=True).install()  # tokens issued over WhatsApp
         _inbox = InboxProcessor(
-            Database.from_url(settings.database_url),
+            database,
             vault=PhoneVault(settings.data_key),
             limiter=InboundLimiter(settings.redis_url),
             handler=inbound_handler(settings),

@@ -12,6 +12,7 @@ from db.engine import Database
 from db.migrate import pending
 from qlink.keys import check_data_key
 from qlink.settings import ConfigError, Settings
+from workers.projector import Projector
 
 # The variables that shape the resources; a change (a test pointing at a fresh database)
 # builds a new set instead of reusing the cached one.
@@ -66,4 +67,5 @@ def _build(env_key: tuple[str, ...]) -> Runtime:
     except ConfigError as exc:  # a foreign data key: nothing may be written with it
         database.dispose()
         raise NotReady(f"Configuration error: {exc}") from exc
+    Projector(database, background=True).install()  # stored ETAs re-projected after commit
     return Runtime(settings, database, PhoneVault(settings.data_key))

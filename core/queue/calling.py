@@ -23,10 +23,10 @@ from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict
 from core.queue.doctor_day import resume_doctor
-from core.queue.eta_projection import refresh_etas
 from core.queue.events import NOW_SERVING, append_event, enqueue_intent
 from core.queue.line import RECENT, load_line
 from core.queue.place import queue_place
+from core.queue.projection import defer_refresh
 from core.queue.scoring import Candidate, QueueRules, rank
 from core.tenancy import access_branch
 from db.models import Doctor, QueueToken
@@ -94,7 +94,7 @@ def call_next(
         if called is not None:
             _announce(session, actor, called, place.branch_id)
             after = line.after_call(doctor.id, called.id, called.kind)
-            refresh_etas(session, tenant_id, place, now, line=after)
+            defer_refresh(session, tenant_id, place, now, line=after)
             return called
     return None
 

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from core.auth.permissions import require
 from core.context import Actor, load_owned
 from core.errors import Conflict, ValidationFailed
-from core.queue.eta_projection import refresh_etas
 from core.queue.events import RATING_REQUEST, append_event, enqueue_intent
 from core.queue.place import QueuePlace, queue_place
+from core.queue.projection import defer_refresh
 from core.scheduling.attendance import follow_visit
 from db.models import Doctor, Patient, QueueToken
 
@@ -224,10 +224,10 @@ def _move(
         follow_visit(session, before.tenant_id, appointment_id, VISIT_STEPS[move.target], now)
     if move is FINISH:
         _ask_for_rating(session, before.tenant_id, token_id, patient_id, place, now)
-    refresh_etas(session, before.tenant_id, place, now, include=before.doctor_id)
+    defer_refresh(session, before.tenant_id, place, now, include=before.doctor_id)
     if also_refresh is not None and also_refresh != place.department_id:
         other = queue_place(session, before.tenant_id, also_refresh)
-        refresh_etas(session, before.tenant_id, other, now, include=doctor_after)
+        defer_refresh(session, before.tenant_id, other, now, include=doctor_after)
     recalls = before.recall_count + (1 if move is RECALL else 0)
     return TokenState(token_id, code, move.target, recalls)
 

@@ -152,3 +152,19 @@ class QueueEvent(TenantMixin, Base):
     actor_id: Mapped[int | None] = mapped_column(BigId)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class QueueProjection(TenantMixin, Base):
+    """Per department: how far the stored ETAs are projected (``core.queue.projection``).
+
+    ``dirty_seq`` is bumped after each committed queue change; ``projected_seq`` is the value a
+    projection read before it ran. ``dirty_seq > projected_seq`` means a re-projection is due.
+    """
+
+    __tablename__ = "queue_projections"
+    __table_args__ = (UniqueConstraint("tenant_id", "department_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    department_id: Mapped[int] = tenant_ref("departments")
+    dirty_seq: Mapped[int] = mapped_column(BigId, default=0)
+    projected_seq: Mapped[int] = mapped_column(BigId, default=0)
+    projected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -82,11 +82,34 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         progress(f"database: {safe_url(settings.database_url)}")
         upgrade(database.engine)
         check_data_key(database, settings)  # a foreign key would seal phones nobody can read
-        report = measure(database, shape)
+        from workers.projector import Projector
+
+        projector = Projector(database, background=True).install()  # as the service runs it
+        try:
+            report = measure(database, shape)
+        finally:
+            projector.uninstall()
+        report["projection"] = projection_stats(projector)
     finally:
         database.dispose()
     print(json.dumps(report) if args.json else render(report))
     return 0 if report["checks"]["ok"] else 1
+
+
+def projection_stats(projector: Any) -> dict[str, Any]:
+    """How many re-projections ran for how many requests, and commit → stored ETA latency."""
+    stats = projector.stats
+    lat = sorted(stats.latencies)
+
+    def pct(q: float) -> float:
+        return round(lat[min(int(q * len(lat)), len(lat) - 1)] * 1000, 1) if lat else 0.0
+
+    return {
+        "requested": stats.requested,
+        "projected": stats.projected,
+        "covered": stats.current,
+        "latency_ms": {"p50": pct(0.5), "p95": pct(0.95), "max": pct(1.0)},
+    }
 
 
 def measure(database: Database, shape: Shape) -> dict[str, Any]:

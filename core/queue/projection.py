@@ -1,0 +1,130 @@
+"""ETA re-projection after commit: one coalescing job per department, no lost update.
+
+A queue change (issue, call, start, finish, …) writes its token row and event and returns;
+``defer_refresh`` leaves a request in the session (``session.info``) instead of re-projecting
+inside the transaction. After the commit the projector of the composition root
+(``workers.projector``) runs the requests, in the committing thread or on a background thread
+that merges a burst of changes into one projection per department.
+
+No lost update, across threads and processes: after each committed change the department's
+``queue_projections.dirty_seq`` is bumped (its own short transaction, so the bump commits after
+the change). A projection takes the department's lock (PostgreSQL: a transaction advisory lock;
+SQLite: the writer lock), reads ``dirty_seq`` and only then reads the line, and records what it
+read as ``projected_seq``. A job whose bump is already covered (``projected_seq >= its seq``)
+does nothing; otherwise it projects. So the last projection always read the line after the
+last bump, hence after the last committed change.
+
+A session without a projector (``db.engine.AFTER_COMMIT`` absent: tests joining an outer
+transaction, scripts) re-projects inline, as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.queue.eta_projection import Refresh, refresh_etas
+from core.queue.line import Line
+from core.queue.place import QueuePlace, queue_place
+from db.engine import AFTER_COMMIT
+
+PENDING = "qlink.queue_projections"
+LOCK_CLASS = 7714  # advisory lock namespace of queue projections (objid: the department id)
+
+_BUMP = text(
+    "INSERT INTO queue_projections (tenant_id, department_id, dirty_seq, projected_seq) "
+    "VALUES (:t, :d, 1, 0) ON CONFLICT (tenant_id, department_id) "
+    "DO UPDATE SET dirty_seq = queue_projections.dirty_seq + 1 RETURNING dirty_seq"
+)
+_LOCK = text("SELECT pg_advisory_xact_lock(:cls, :d)")
+_READ = text(
+    "SELECT dirty_seq, projected_seq FROM queue_projections WHERE tenant_id = :t "
+    "AND department_id = :d"
+)
+_DONE = text(
+    "UPDATE queue_projections SET projected_seq = :seq, projected_at = :now "
+    "WHERE tenant_id = :t AND department_id = :d AND projected_seq < :seq"
+)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A department whose ETAs a committed change made stale."""
+
+    tenant_id: int
+    department_id: int
+    now: dt.datetime
+    include: int | None = None
+
+
+def defer_refresh(
+    session: Session,
+    tenant_id: int,
+    place: QueuePlace,
+    now: dt.datetime,
+    *,
+    include: int | None = None,
+    line: Line | None = None,
+) -> Refresh | None:
+    """Ask for the department's re-projection after commit (inline without a projector)."""
+    if not session.info.get(AFTER_COMMIT):
+        return refresh_etas(session, tenant_id, place, now, include=include, line=line)
+    pending: dict[tuple[int, int], Pending] = session.info.setdefault(PENDING, {})
+    key = (tenant_id, place.department_id)
+    pending[key] = Pending(tenant_id, place.department_id, now, include)
+    return None
+
+
+def pending_projections(info: Mapping[str, Any]) -> list[Pending]:
+    """The projections a committed transaction asked for (from its session's ``info``)."""
+    found: dict[tuple[int, int], Pending] = info.get(PENDING) or {}
+    return [found[key] for key in sorted(found)]
+
+
+def mark_dirty(session: Session, tenant_id: int, department_id: int) -> int:
+    """Bump the department's change sequence (after the change committed); return it."""
+    params = {"t": tenant_id, "d": department_id}
+    return int(session.connection().execute(_BUMP, params).scalar_one())
+
+
+@dataclass(frozen=True)
+class ProjectionRun:
+    """What one projection job did: ``current`` (already covered) or ``projected``."""
+
+    status: str
+    seq: int
+    refresh: Refresh | None = None
+
+
+def project_department(
+    session: Session,
+    tenant_id: int,
+    department_id: int,
+    now: dt.datetime,
+    *,
+    seq: int = 0,
+    include: int | None = None,
+) -> ProjectionRun:
+    """Re-project the department unless a projection already covers change ``seq``.
+
+    Takes the department's projection lock until commit (advisory on PostgreSQL, the writer
+    lock on SQLite), then reads the sequence before the line (see the module docstring).
+    """
+    connection = session.connection()
+    params = {"t": tenant_id, "d": department_id}
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK, {"cls": LOCK_CLASS, "d": department_id})
+    row = connection.execute(_READ, params).first()
+    dirty, projected = (0, 0) if row is None else (int(row[0]), int(row[1]))
+    if row is not None and projected >= (seq or dirty):
+        return ProjectionRun("current", projected)
+    place = queue_place(session, tenant_id, department_id)
+    refresh = refresh_etas(session, tenant_id, place, now, include=include)
+    if row is not None:
+        connection.execute(_DONE, {**params, "seq": dirty, "now": now})
+    return ProjectionRun("projected", dirty, refresh)

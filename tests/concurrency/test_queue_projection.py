@@ -1,0 +1,177 @@
+"""ETA re-projection after commit: coalescing, no lost update, intents still written."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+
+from core.clock import FrozenClock
+from core.queue.calling import call_next
+from core.queue.eta_projection import lab_returns, project
+from core.queue.issuing import issue_token
+from core.queue.lifecycle import finish_token, start_consultation
+from core.queue.line import RECENT, load_line
+from core.queue.place import queue_place
+from db.models import OutboxMessage, Patient, QueueToken
+from db.models.queue import QueueProjection
+from tests.support import add_doctor, make_clinic
+from workers.projector import Projector
+
+NOW = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.UTC)
+
+
+def _clinic(db, patients, doctors=1):
+    with db.transaction("*") as s:
+        clinic = make_clinic(s)
+        doctor_ids = [add_doctor(s, clinic).id for _ in range(doctors)]
+        ids = []
+        for i in range(patients):
+            p = Patient(
+                tenant_id=clinic.tenant_id,
+                code=f"PPRJ{i:04d}",
+                full_name=f"Projected {i}",
+                name_key=f"projected {i}",
+            )
+            s.add(p)
+            s.flush()
+            ids.append(p.id)
+    return clinic, doctor_ids, ids
+
+
+def _desk(clinic, clock):
+    return dataclasses.replace(clinic.receptionist, clock=clock)
+
+
+def _issue(db, clinic, clock, patient_id, doctor_id=None):
+    with db.transaction(clinic.tenant_id) as s:
+        return issue_token(
+            s,
+            _desk(clinic, clock),
+            patient_id=patient_id,
+            department_id=clinic.department.id,
+            kind="walk_in",
+            doctor_id=doctor_id,
+        )
+
+
+def _stored_vs_fresh(db, clinic, now):
+    """(stored eta_at per waiting token, a fresh read-only projection of the same line)."""
+    with db.transaction(clinic.tenant_id, readonly=True) as s:
+        place = queue_place(s, clinic.tenant_id, clinic.department.id)
+        rules = place.rules
+        line = load_line(
+            s, clinic.tenant_id, place, place.service_date(now), rules, since=now - RECENT
+        )
+        fresh = project(
+            line.waiting, line.roster, now, rules, returning=lab_returns(line, now, rules)
+        )
+        stored = dict(
+            s.execute(
+                select(QueueToken.id, QueueToken.eta_at).where(
+                    QueueToken.tenant_id == clinic.tenant_id, QueueToken.status == "waiting"
+                )
+            ).all()
+        )
+    return stored, {token_id: p.eta for token_id, p in fresh.items()}
+
+
+@pytest.fixture
+def projector(db):
+    made: list[Projector] = []
+
+    def install(background: bool) -> Projector:
+        p = Projector(db, background=background)
+        db.after_commit = p  # no thread: the test drains it
+        made.append(p)
+        return p
+
+    yield install
+    db.after_commit = None
+
+
+def test_a_burst_of_thirty_events_is_one_projection_equal_to_a_fresh_one(db, projector):
+    clinic, (doctor_id,), patients = _clinic(db, 30)
+    clock = FrozenClock(NOW)
+    p = projector(background=True)
+    issued = [_issue(db, clinic, clock, pid, doctor_id) for pid in patients]
+    assert p.stats.requested == 30 and p.stats.projected == 0  # nothing projected yet
+    assert [t.position for t in issued] == list(range(1, 31))  # each token knew its ETA
+    assert p.drain() == 1
+    assert p.stats.projected == 1
+    stored, fresh = _stored_vs_fresh(db, clinic, NOW)
+    assert stored == fresh and len(stored) == 30
+    assert {t.id: t.eta for t in issued} == fresh  # the ETA returned is the one stored
+
+
+def test_a_covered_job_does_nothing_and_the_sequence_moves(db, projector):
+    clinic, (doctor_id,), patients = _clinic(db, 3)
+    clock = FrozenClock(NOW)
+    p = projector(background=False)
+    for pid in patients:
+        _issue(db, clinic, clock, pid, doctor_id)
+    assert p.stats.projected == 3  # synchronous: one per commit, each after its commit
+    with db.transaction("*", readonly=True) as s:
+        row = s.scalars(
+            select(QueueProjection).where(QueueProjection.tenant_id == clinic.tenant_id)
+        ).one()
+        assert (row.dirty_seq, row.projected_seq) == (3, 3)
+
+
+@pytest.mark.timeout(240)
+def test_stored_etas_after_a_concurrent_burst_match_the_last_committed_state(db, projector):
+    clinic, doctor_ids, patients = _clinic(db, 48, doctors=2)
+    clock = FrozenClock(NOW)
+    p = projector(background=False)  # every committer projects at once: maximum contention
+    barrier = threading.Barrier(8, timeout=60)
+
+    def issuer(chunk):
+        barrier.wait()
+        for pid in chunk:
+            _issue(db, clinic, clock, pid)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(issuer, [patients[i::8] for i in range(8)]))
+
+    def caller(doctor_id):
+        actor = _desk(clinic, clock)
+        for _ in range(5):
+            with db.transaction(clinic.tenant_id) as s:
+                call_next(s, actor, doctor_id=doctor_id)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(caller, doctor_ids))
+    assert p.stats.projected >= 1
+    stored, fresh = _stored_vs_fresh(db, clinic, NOW)
+    assert len(stored) == 48 - 10
+    assert stored == fresh
+
+
+def test_near_turn_and_now_serving_intents_still_fire(db, projector):
+    clinic, (doctor_id,), patients = _clinic(db, 6)
+    clock = FrozenClock(NOW)
+    projector(background=False)
+    issued = [_issue(db, clinic, clock, pid, doctor_id) for pid in patients]
+    desk = _desk(clinic, clock)
+    with db.transaction(clinic.tenant_id) as s:
+        first = call_next(s, desk, doctor_id=doctor_id)
+    assert first is not None and first.id == issued[0].id
+    with db.transaction(clinic.tenant_id) as s:
+        start_consultation(s, desk, token_id=first.id)
+    clock.advance(minutes=20)
+    with db.transaction(clinic.tenant_id) as s:
+        finish_token(s, desk, token_id=first.id)
+    with db.transaction(clinic.tenant_id, readonly=True) as s:
+        kinds = s.execute(
+            select(OutboxMessage.kind, OutboxMessage.payload).where(
+                OutboxMessage.tenant_id == clinic.tenant_id
+            )
+        ).all()
+    near = sorted(payload["token_id"] for kind, payload in kinds if kind == "whatsapp.near_turn")
+    serving = [payload["token_id"] for kind, payload in kinds if kind == "whatsapp.now_serving"]
+    assert serving == [first.id]
+    assert near == sorted(t.id for t in issued[:4])  # within three places, once each

@@ -1,0 +1,148 @@
+"""Run the queue's ETA re-projections after commit (``core.queue.projection``).
+
+``Projector`` is the ``Database.after_commit`` hook of a process that changes queues (the
+service, the Streamlit apps, the bench, the simulator, the workers). Per committed transaction
+it takes the departments the transaction made stale; ``background=True`` merges them into a
+pending set that a thread drains, so a burst of changes to a department becomes one
+re-projection; ``background=False`` projects at once in the committing thread (after commit,
+so no queue lock is held while it runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.queue.projection import (
+    Pending,
+    ProjectionRun,
+    mark_dirty,
+    pending_projections,
+    project_department,
+)
+from db.engine import ALL_TENANTS, Database
+
+log = logging.getLogger("qlink.projector")
+
+
+@dataclass
+class ProjectorStats:
+    """Counters for tests and benches: jobs asked for, projections run, latency seen."""
+
+    requested: int = 0
+    projected: int = 0
+    current: int = 0
+    latencies: list[float] = field(default_factory=list)  # commit → stored, seconds
+
+
+class Projector:
+    def __init__(self, database: Database, *, background: bool = True) -> None:
+        self._db = database
+        self.background = background
+        self.stats = ProjectorStats()
+        self._pending: dict[tuple[int, int], tuple[Pending, float]] = {}
+        self._guard = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def install(self) -> Projector:
+        """Become the database's after-commit hook (and start the thread if background)."""
+        self._db.after_commit = self
+        if self.background:
+            self.start()
+        return self
+
+    def uninstall(self) -> None:
+        if self._db.after_commit is self:
+            self._db.after_commit = None
+        self.stop()
+
+    def __call__(self, database: Database, info: dict[str, Any]) -> None:
+        jobs = pending_projections(info)
+        if not jobs:
+            return
+        committed = time.monotonic()
+        with self._guard:
+            self.stats.requested += len(jobs)
+            if self.background:
+                for job in jobs:
+                    self._pending[(job.tenant_id, job.department_id)] = (job, committed)
+                self._idle.clear()
+        if self.background:
+            self._wake.set()
+            return
+        for job in jobs:
+            self._run(job, committed)
+
+    def drain(self) -> int:
+        """Run every pending job now (one projection per department); return how many ran."""
+        with self._guard:
+            batch = list(self._pending.values())
+            self._pending.clear()
+        for job, committed in batch:
+            try:
+                self._run(job, committed)
+            except Exception:  # the next change re-asks; the ticker-free design needs no retry
+                log.exception("projection of department %s failed", job.department_id)
+        with self._guard:
+            if not self._pending:
+                self._idle.set()
+        return len(batch)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is pending (tests, benches)."""
+        return self._idle.wait(timeout)
+
+    def _run(self, job: Pending, committed: float) -> ProjectionRun:
+        with self._db.transaction(ALL_TENANTS) as session:
+            seq = mark_dirty(session, job.tenant_id, job.department_id)
+        with self._db.transaction(ALL_TENANTS) as session:
+            run = project_department(
+                session,
+                job.tenant_id,
+                job.department_id,
+                job.now,
+                seq=seq,
+                include=job.include,
+            )
+        with self._guard:
+            if run.status == "projected":
+                self.stats.projected += 1
+                self.stats.latencies.append(time.monotonic() - committed)
+            else:
+                self.stats.current += 1
+        return run
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="qlink-projector", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        self.drain()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            self.drain()
+
+
+def install_projector(database: Database, *, background: bool = True) -> Callable[[], None]:
+    """Install a projector on ``database``; return the function that removes it."""
+    projector = Projector(database, background=background).install()
+    return projector.uninstall
