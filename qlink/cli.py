@@ -29,6 +29,7 @@ MODULE_COMMANDS = {
     "simulate": ("qlink.simulate", "simulate a whole clinic day on the configured database"),
     "worker": ("qlink.worker", "send WhatsApp messages from the outbox (Dramatiq on Redis)"),
     "whatsapp": ("qlink.whatsapp", "WhatsApp administration: unblock --clinic SLUG"),
+    "api-key": ("qlink.api_keys", "partner API keys of a clinic: create, list, revoke, origins"),
 }
 KEY_COMMANDS = {
     "rotate": ("qlink.rotate", "re-seal stored phone numbers under a new data key (resumable)"),

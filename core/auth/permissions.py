@@ -67,6 +67,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         {"patient.read", "patient.search", "lab.read", "lab.result", "queue.read"}
     ),
     "patient": frozenset(),
+    # Not a staff role (absent from ROLES): a partner's API key, and a patient's own records link.
+    "partner_api": frozenset(
+        {
+            "schedule.read",
+            "appointment.read",
+            "appointment.book",
+            "appointment.cancel",
+            "patient.write",
+        }
+    ),
+    "self_service": frozenset({"schedule.read", "appointment.book", "appointment.cancel"}),
 }
 
 

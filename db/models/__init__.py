@@ -23,6 +23,7 @@ from db.models.messaging import (
     Rating,
     WhatsAppMessage,
 )
+from db.models.partners import ApiClient, ApiOrigin, ApiRequest, PatientRecordLink
 from db.models.people import (
     Consent,
     DataRequest,
@@ -58,6 +59,10 @@ from db.models.tenancy import (
 )
 
 __all__ = [
+    "ApiClient",
+    "ApiOrigin",
+    "ApiRequest",
+    "PatientRecordLink",
     "Announcement",
     "Appointment",
     "AuditChainHead",
