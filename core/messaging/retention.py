@@ -5,6 +5,8 @@ metrics stay". A ``whatsapp_messages`` row keeps its direction, type, status, pr
 and times; only ``body`` becomes NULL (``purged_at`` says when). The global ``webhook_inbox``
 holds raw deliveries of every clinic, so its processed rows are purged after the shortest
 retention any clinic asked for. Runs daily from the ticker, in batches of short transactions.
+Each batch that purged a clinic's messages leaves a ``retention.purge`` entry in that clinic's
+audit log (how many, the cutoff), which the DPDP page reads as the purge's last run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 from sqlalchemy import null, select, update
 from sqlalchemy.orm import Session
 
+from core import audit
+from core.clock import FrozenClock
+from core.context import Actor
 from db.models import Tenant, WhatsAppMessage
 from db.models.messaging import WebhookInbox
 
@@ -41,8 +46,29 @@ def purge_batch(session: Session, *, now: dt.datetime, limit: int = BATCH) -> in
     for tenant_id, settings in session.execute(select(Tenant.id, Tenant.settings)).all():
         days = retention_days(settings)
         shortest = min(shortest, days)
-        purged += _purge_messages(session, tenant_id, now - dt.timedelta(days=days), now, limit)
+        cutoff = now - dt.timedelta(days=days)
+        count = _purge_messages(session, tenant_id, cutoff, now, limit)
+        if count:
+            _record_purge(session, tenant_id, now, cutoff, days, count)
+        purged += count
     return purged + _purge_inbox(session, now - dt.timedelta(days=shortest), limit)
+
+
+PURGE_ACTION = "retention.purge"
+
+
+def _record_purge(
+    session: Session, tenant_id: int, now: dt.datetime, cutoff: dt.datetime, days: int, count: int
+) -> None:
+    """Leave the clinic a record of what this batch removed (counts only, no content)."""
+    audit.record(
+        session,
+        Actor.system(tenant_id, clock=FrozenClock(now)),
+        PURGE_ACTION,
+        entity="tenant",
+        entity_id=tenant_id,
+        detail={"messages": count, "cutoff": cutoff.isoformat(), "days": days},
+    )
 
 
 def _purge_messages(

@@ -75,6 +75,7 @@ from core.patients.consent import ConsentGrant
 from core.patients.phones import PhoneVault
 from core.plans import catalogue as plans_catalogue
 from core.plans import limits, subscriptions, usage
+from core.privacy import breaches, consents, erasure
 from core.queue import (
     calling,
     desk_view,
@@ -210,9 +211,12 @@ def _configuration(session: Session, desk: Actor, w: World) -> dict[str, int]:
     template = templates.save_template(
         session, desk, name="token_issued", language="en", category="utility", body="Token {{1}}"
     )
+    breach = breaches.record_breach(
+        session, desk, detected_at=NOW, description="Day list left at the stop", affected_count=3
+    )
     plans_catalogue.ensure_plans(session, desk)
     subscriptions.subscribe(session, desk, tenant_id=w.a.tenant_id, plan_code="growth", start=DAY)
-    return {"announcement": note.id, "template": template.id}
+    return {"announcement": note.id, "template": template.id, "breach": breach.id}
 
 
 def _clinical(session: Session, desk: Actor, w: World) -> dict[str, int]:
@@ -950,6 +954,19 @@ NOT_FOUND.update(
         ),
         usage.clinic_usage: lambda w, who: usage.clinic_usage(
             w.s, w.actor(who), tenant_id=w.a.tenant_id, now=NOW
+        ),
+        # DPDP
+        consents.consent_history: lambda w, who: consents.consent_history(
+            w.s, w.actor(who), patient_id=w.patient.id
+        ),
+        erasure.erase_patient: lambda w, who: erasure.erase_patient(
+            w.s, w.actor(who), patient_id=w.patient.id
+        ),
+        breaches.access_breach: lambda w, who: breaches.access_breach(
+            w.s, w.actor(who), w.lab["breach"]
+        ),
+        breaches.mark_notified: lambda w, who: breaches.mark_notified(
+            w.s, w.actor(who), breach_id=w.lab["breach"]
         ),
     }
 )
