@@ -1,14 +1,17 @@
 """Render the token engine's intents into a message for the token's patient.
 
 The engine writes ``whatsapp.now_serving``, ``whatsapp.near_turn``, ``whatsapp.eta_shift`` and
-``whatsapp.delay`` rows to the outbox (``core.queue.events``); the relay calls ``render`` after
-commit. The recipient is the patient's phone (decrypted with the ``PhoneVault``) and/or BSUID;
-the text comes from the catalogue in the patient's language; the fallback template (same
+``whatsapp.delay`` rows to the outbox (``core.queue.events``); scheduling writes
+``whatsapp.booking_confirmed`` (a desk booking or reschedule) and ``whatsapp.slot_offer`` (the
+waiting list's offer, ``core.messaging.slot_offer``); the relay calls ``render`` after commit.
+The recipient is the patient's phone (decrypted with the ``PhoneVault``) and/or BSUID; the
+text comes from the catalogue in the patient's language; the fallback template (same
 parameters) is what goes out when the 24-hour window is closed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,13 +23,18 @@ from core.messaging.dates import when_label
 from core.messaging.messages import DOCUMENT, Document, Message, Recipient, Template, Text
 from core.messaging.rating import NoRatingRequest, rating_request_for
 from core.messaging.reminders import REMINDERS, NoReminder, reminder_for
+from core.messaging.slot_offer import NoSlotOffer, slot_offer_for
 from core.patients.phones import PhoneVault
 from core.queue.events import DELAY, ETA_SHIFT, NEAR_TURN, NOW_SERVING, RATING_REQUEST
+from core.scheduling.booking import BOOKING_CONFIRMED
+from core.scheduling.waitlist_offers import SLOT_OFFER
 from db.models import Document as StoredDocument
 from db.models import Patient, QueueToken, WhatsAppMessage, WhatsAppNumber
 
 QUEUE_INTENTS = (NOW_SERVING, NEAR_TURN, ETA_SHIFT, DELAY)
-INTENTS = (*QUEUE_INTENTS, *REMINDERS, DOCUMENT, RATING_REQUEST)
+# intents about one appointment: the reminder's parameters, template "qlink_<kind suffix>"
+APPOINTMENT_INTENTS = (*REMINDERS, BOOKING_CONFIRMED)
+INTENTS = (*QUEUE_INTENTS, *APPOINTMENT_INTENTS, DOCUMENT, RATING_REQUEST, SLOT_OFFER)
 TEMPLATE_PREFIX = "qlink_"  # now_serving -> template "qlink_now_serving", same parameters
 # Outside the window a stored document goes out as this template: a document header and one
 # body parameter, the caption (or the filename) -- "Your {{1}} from the clinic is attached."
@@ -45,13 +53,24 @@ class NotRenderable(Exception):
 
 
 def render(
-    session: Session, tenant_id: int, kind: str, payload: dict[str, Any], vault: PhoneVault
+    session: Session,
+    tenant_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    vault: PhoneVault,
+    *,
+    now: dt.datetime | None = None,
 ) -> Rendered:
-    """Build the message an intent stands for; raise ``NotRenderable`` when no one can get it."""
-    if kind in REMINDERS:
+    """Build the message an intent stands for; raise ``NotRenderable`` when no one can get it.
+
+    ``now`` (the relay's clock) lets a time-bound intent, a slot offer, lapse unsent.
+    """
+    if kind in APPOINTMENT_INTENTS:
         return _reminder(session, tenant_id, kind, payload, vault)
     if kind == RATING_REQUEST:
         return _rating_request(session, tenant_id, payload, vault)
+    if kind == SLOT_OFFER:
+        return _slot_offer(session, tenant_id, payload, vault, now)
     if kind == DOCUMENT:
         return _document(session, tenant_id, payload, vault)
     token = session.execute(
@@ -103,6 +122,25 @@ def _rating_request(
     recipient = _recipient(session, tenant_id, request.branch_id, patient, vault)
     lang = patient.preferred_language if patient.preferred_language in LANGUAGES else "en"
     return Rendered(recipient, request.message(lang), request.fallback(lang))
+
+
+def _slot_offer(
+    session: Session,
+    tenant_id: int,
+    payload: dict[str, Any],
+    vault: PhoneVault,
+    now: dt.datetime | None,
+) -> Rendered:
+    try:
+        offer = slot_offer_for(session, tenant_id, payload)
+    except NoSlotOffer as exc:
+        raise NotRenderable(str(exc)) from exc
+    if now is not None and offer.expires_at <= now:
+        raise NotRenderable("the offer expired before it could be sent")
+    patient = offer.patient
+    recipient = _recipient(session, tenant_id, offer.branch_id, patient, vault)
+    lang = patient.preferred_language if patient.preferred_language in LANGUAGES else "en"
+    return Rendered(recipient, offer.message(lang), offer.fallback(lang))
 
 
 def _document(

@@ -155,7 +155,7 @@ def begin_send(
         _close(row, "blocked", now, "the clinic's WhatsApp sends are stopped (policy block)")
         return None
     try:
-        recipient, message, fallback = _resolve(session, row, vault)
+        recipient, message, fallback = _resolve(session, row, vault, now)
     except (NotRenderable, MessageShapeError) as exc:
         _close(row, "skipped", now, str(exc))
         return None
@@ -281,7 +281,7 @@ def finish_send(
 
 
 def _resolve(
-    session: Session, row: OutboxMessage, vault: PhoneVault
+    session: Session, row: OutboxMessage, vault: PhoneVault, now: dt.datetime
 ) -> tuple[Any, Message, Template | None]:
     if row.kind == SEND:
         recipient, message = from_payload(row.payload)
@@ -292,7 +292,7 @@ def _resolve(
             else None
         )
         return recipient, message, template
-    rendered = render(session, row.tenant_id, row.kind, row.payload, vault)
+    rendered = render(session, row.tenant_id, row.kind, row.payload, vault, now=now)
     return rendered.recipient, rendered.message, rendered.fallback
 
 

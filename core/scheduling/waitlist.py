@@ -115,10 +115,14 @@ def remove_from_waitlist(session: Session, actor: Actor, *, entry_id: int) -> Wa
     return entry
 
 
-def accept_offer(session: Session, actor: Actor, *, offer_id: int) -> Appointment:
+def accept_offer(
+    session: Session, actor: Actor, *, offer_id: int, source: str = "reception"
+) -> Appointment:
     """Book the offered slot for the entry's patient; ``Conflict`` if the offer is not open.
 
     Raises ``SlotTaken`` (nothing changes) when someone booked the slot directly meanwhile.
+    ``source`` is the booking's: ``whatsapp`` when the patient accepted in the chat (the chat
+    confirms it, so no separate confirmation message is queued).
     """
     require(actor, "appointment.book")
     offer = access_waitlist_offer(session, actor, offer_id)
@@ -137,6 +141,7 @@ def accept_offer(session: Session, actor: Actor, *, offer_id: int) -> Appointmen
             slot_start=offer.slot_start,
             branch_id=entry.branch_id,
             reason=entry.note,
+            source=source,
         )
     offer.appointment_id = entry.appointment_id = appt.id
     _set(session, entry, "offered", "booked", now)

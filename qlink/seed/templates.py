@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from core.messaging.catalogue import text
 from core.messaging.notify import DOCUMENT_TEMPLATE, TEMPLATE_PREFIX
 from core.messaging.rating import TEMPLATE as RATING_TEMPLATE
+from core.messaging.slot_offer import TEMPLATE as SLOT_OFFER_TEMPLATE
 from db.models import MessageTemplate, Tenant
 
 LANGUAGES = ("en", "hi")
@@ -24,6 +25,12 @@ FROM_CATALOGUE = {
     TEMPLATE_PREFIX + "reminder_24h": ("notify.reminder_24h", ("name", "doctor", "when", "branch")),
     TEMPLATE_PREFIX + "reminder_1h": ("notify.reminder_1h", ("name", "doctor", "when", "branch")),
     RATING_TEMPLATE: ("conv.rate.ask", ("doctor",)),
+    TEMPLATE_PREFIX + "booking_confirmed": (
+        "notify.booking_confirmed",
+        ("name", "doctor", "when", "branch"),
+    ),
+    # quick-reply buttons Accept / Decline (conv.offer.accept / conv.offer.decline)
+    SLOT_OFFER_TEMPLATE: ("notify.slot_offer", ("name", "doctor", "when", "branch", "until")),
 }
 DOCUMENT_BODY = {  # one parameter: the caption or the file name; the document is the header
     "en": "Your {{1}} from the clinic is attached.",

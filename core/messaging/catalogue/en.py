@@ -151,6 +151,8 @@ TEXTS: dict[str, str] = {
     "conv.offer.accept": "Accept",
     "conv.offer.decline": "Decline",
     "conv.offer.booked": "Booked: {doctor}, {date} at {time}. See you then!",
-    "conv.offer.declined": "Alright, the slot goes to the next person. You stay on the waiting list.",
+    "conv.offer.declined": (
+        "Alright, the slot goes to the next person. You stay on the waiting list."
+    ),
     "conv.offer.gone": "Sorry, that slot is no longer held for you. You stay on the waiting list.",
 }

@@ -2,7 +2,8 @@
 
 Routing, in order: media and locations get "please type"; reactions and system notices get
 nothing; a language word or button switches language; an unknown sender is registered first;
-``CHECKIN <branch>`` checks in from any state; a tapped menu row or rating opens its flow;
+``CHECKIN <branch>`` checks in from any state; a tapped menu row or rating opens its flow; a
+tapped Accept / Decline answers a waiting-list offer;
 the current step takes its answer; a typed keyword opens a menu item; anything else gets the
 menu (with a greeting by name when the conversation was idle), never silence.
 """
@@ -19,7 +20,15 @@ from sqlalchemy.orm import Session
 from core.context import Actor, tenant_of
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from core.messaging.catalogue import DEFAULT_LANGUAGE, LANGUAGES
-from core.messaging.conversation import book_flow, contact, flow_booking, manage, records, visits
+from core.messaging.conversation import (
+    book_flow,
+    contact,
+    flow_booking,
+    manage,
+    offers,
+    records,
+    visits,
+)
 from core.messaging.conversation.menu import (
     KEYWORDS,
     ask_language,
@@ -140,6 +149,8 @@ def _route_known(turn: Turn) -> None:
         ACTIONS[choice[5:]](turn)
         return
     if choice.startswith("rate:") and records.on_rating(turn):
+        return
+    if offers.on_offer_reply(turn):  # Accept / Decline of a waiting-list offer
         return
     if turn.state == IDLE and records.on_score(turn):
         return
