@@ -6,8 +6,11 @@ clinic sees nothing of them and cannot name their branch, department or doctor.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import io
+import subprocess
 
 import pytest
 from sqlalchemy import insert
@@ -329,3 +332,42 @@ def test_cache_until_the_next_queue_event_or_minute(
     )
     clock.advance(seconds=61)
     assert bi.daily_summary(session, admin, f, cache=cache).summary["appointments"] == 47
+
+
+def test_csv_export_parses_back(session: Session, clinic_a: Clinic, day: list[Doctor]):
+    table = bi.revenue_by_doctor(session, clinic_a.admin, BIFilter(DAY, DAY))
+    rows = list(csv.DictReader(io.StringIO(bi.to_csv(table).decode("utf-8"))))
+    assert rows[0] == {"doctor": "Dr. One", "bills": "15", "total_minor": "970000"}
+    summary = bi.to_csv(bi.daily_summary(session, clinic_a.admin, BIFilter(DAY, DAY)))
+    assert summary.decode().splitlines()[1] == "2026-11-20,45,40,3,2,3"
+
+
+def test_daily_and_weekly_report_pdfs(session: Session, clinic_a: Clinic, day: list[Doctor]):
+    daily = _pdf_text(bi.report_pdf(session, clinic_a.admin, day=DAY))
+    assert "Daily report · Friday 20 November 2026" in daily
+    for expected in (
+        "Appointments 45",
+        "Completed 40",
+        "Cancelled 3",
+        "No-shows 2",
+        "Cash (67%) ₹15,000.00",
+        "Card (20%) ₹4,500.00",
+        "UPI (13%) ₹3,000.00",
+        "Total collection ₹22,500.00",
+        "Dr. Two",
+        "₹7,200.00",
+    ):
+        assert expected in " ".join(daily.split()), expected
+    weekly = _pdf_text(bi.report_pdf(session, clinic_a.admin, day=DAY, kind="weekly"))
+    assert "Weekly report · 14 Nov to 20 Nov 2026" in weekly
+    assert "Collection per day" in weekly and "Fri 20" in weekly
+    with pytest.raises(NotFound):
+        bi.report_pdf(session, clinic_a.admin, day=DAY, doctor_id=10**9)
+
+
+def _pdf_text(pdf: bytes) -> str:
+    assert pdf.startswith(b"%PDF")
+    done = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    )
+    return done.stdout.decode("utf-8")

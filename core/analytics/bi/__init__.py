@@ -8,6 +8,7 @@ or the next minute. ``to_csv`` and ``report_pdf`` export them.
 """
 
 from core.analytics.bi.base import BIFilter, KpiCache, KpiTable
+from core.analytics.bi.export import render_report, report_pdf, report_view, to_csv
 from core.analytics.bi.flow import (
     daily_summary,
     doctor_productivity,
@@ -45,8 +46,12 @@ __all__ = [
     "popular_slots",
     "ratings",
     "recent_feedback",
+    "render_report",
+    "report_pdf",
+    "report_view",
     "revenue",
     "revenue_by_doctor",
+    "to_csv",
     "tomorrow_forecast",
     "wait_heatmap",
 ]
