@@ -53,6 +53,7 @@ BENCHMARKS = {
         "qlink.bench.whatsapp_burst",
         "200 new patients converse at once: replies, latency, no lost/doubled messages",
     ),
+    "bi": ("qlink.bench.bi", "each BI KPI's p50/p95 on a year of history beside a COUNT(*)"),
 }
 Handler = Callable[[Settings, argparse.Namespace], int]
 
