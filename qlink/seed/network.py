@@ -54,7 +54,7 @@ SLUG = "citycare"
 SEED = 20261129
 ZONE = "Asia/Kolkata"
 BATCH_DAYS = 7
-PATIENTS_PER_DAY = 170  # registry size per simulated day (a year: about 62,000 patients)
+PATIENTS_PER_DAY = 120  # registry size per simulated day (a year: about 44,000 patients)
 ADMIN = ("admin.citycare", "citycare-owner-1")
 BRANCHES = (
     ("koramangala", "CityCare Koramangala", ("GEN", "PED", "GYN", "ORT", "DER")),
@@ -308,8 +308,8 @@ def _doctors(
                         branch_id=branch_id,
                         fee_minor=doctor.fee_minor,
                         room=room,
-                        load=rng.uniform(72, 98) * (1.15 if code == "GEN" else 1.0),
-                        consult_minutes=consult * rng.uniform(0.8, 1.1) * 0.75,
+                        load=rng.uniform(95, 125) * (5.0 / consult) ** 0.5,
+                        consult_minutes=consult * rng.uniform(0.5, 0.65),
                         sunday=sunday,
                     )
                 )

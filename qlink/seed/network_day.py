@@ -153,7 +153,7 @@ REFS: dict[str, dict[str, str]] = {
 
 def no_show_probability(lead_days: float, past_no_shows: int, weekday: int, minute: int) -> float:
     """The chance a booked patient does not come (the pattern the seed writes)."""
-    logit = -3.1 + 0.42 * math.sqrt(min(lead_days, 21)) + 0.6 * min(past_no_shows, 4)
+    logit = -3.5 + 0.42 * math.sqrt(min(lead_days, 21)) + 0.6 * min(past_no_shows, 4)
     logit += (0.15, 0.0, 0.0, 0.0, 0.1, 0.35, 0.45)[weekday]
     if minute < 600:  # before 10:00
         logit += 0.35
@@ -422,10 +422,10 @@ def _run(
             t.missed = True
             clock += 1.5
             continue
-        t.start = clock + rng.uniform(0.5, 2.0)
+        t.start = clock + rng.uniform(0.2, 0.8)
         minutes = rng.lognormvariate(math.log(doctor.consult_minutes), 0.35)
         t.finish = t.start + max(2.0, minutes)
-        clock = t.finish + rng.uniform(0.2, 1.0)
+        clock = t.finish + rng.uniform(0.1, 0.4)
     _etas(doctor, tokens)
 
 
@@ -435,7 +435,7 @@ def _etas(doctor: NetDoctor, tokens: list[_Token]) -> None:
     calls = sorted(t.called for t in tokens if t.called is not None)
     for t in tokens:
         ahead = bisect.bisect_left(arrivals, t.arrival) - bisect.bisect_right(calls, t.arrival)
-        eta = t.arrival + max(0, ahead) * (doctor.consult_minutes + 1.0)
+        eta = t.arrival + max(0, ahead) * (doctor.consult_minutes + 0.8)
         if t.arrival < LUNCH[0] <= eta:
             eta += LUNCH[1] - LUNCH[0]
         t.eta = max(eta, t.slot or 0.0, MORNING[0])
