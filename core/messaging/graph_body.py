@@ -240,6 +240,17 @@ def _template(message: Template, media_id: str | None) -> dict[str, Any]:
         components.append(
             {"type": "body", "parameters": [{"type": "text", "text": p} for p in message.params]}
         )
+    if message.copy_code is not None:
+        # Meta's authentication template: the code is the body parameter and the copy-code
+        # (URL) button's parameter.
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "url",
+                "index": "0",
+                "parameters": [{"type": "text", "text": message.copy_code}],
+            }
+        )
     if components:
         template["components"] = components
     return template

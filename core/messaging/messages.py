@@ -86,6 +86,7 @@ class Template:
     params: tuple[str, ...] = ()
     document_id: int | None = None
     filename: str | None = None
+    copy_code: str | None = None  # an authentication template's one-time code (its button)
     kind: str = field(default="template", init=False)
 
 

@@ -18,7 +18,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, CreatedMixin, IdMixin, TenantMixin, UTCDateTime, tenant_ref, utcnow
+from db.base import (
+    Base,
+    BigId,
+    CreatedMixin,
+    IdMixin,
+    JsonDoc,
+    TenantMixin,
+    UTCDateTime,
+    tenant_ref,
+    utcnow,
+)
 
 APPOINTMENT_STATUSES = (
     "scheduled",
@@ -116,6 +126,39 @@ class BookingRequest(IdMixin, TenantMixin, CreatedMixin, Base):
     appointment_id: Mapped[int | None] = tenant_ref("appointments")
     idempotency_key: Mapped[str | None] = mapped_column(String(80))
     handled_by: Mapped[int | None] = mapped_column(BigId)
+    # 0017: the patient's age, who they became on confirmation, and a counter-proposal
+    age_years: Mapped[int | None] = mapped_column(SmallInteger)
+    patient_id: Mapped[int | None] = tenant_ref("patients")
+    proposed_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    staff_note: Mapped[str | None] = mapped_column(String(200))
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebBookingCode(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A one-time code sent over WhatsApp to prove a phone before a web booking (hashed)."""
+
+    __tablename__ = "web_booking_codes"
+    __table_args__ = (Index("ix_web_booking_codes_phone", "tenant_id", "phone_hash", "created_at"),)
+    phone_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ticket_hash: Mapped[str | None] = mapped_column(String(64))
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CalendarFeed(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A doctor's external calendar (ICS) whose busy times remove offered web slots."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (UniqueConstraint("tenant_id", "doctor_id"),)
+    doctor_id: Mapped[int] = tenant_ref("doctors")
+    url: Mapped[str] = mapped_column(String(500))
+    busy: Mapped[list[list[str]]] = mapped_column(JsonDoc, default=list)  # [[start, end] UTC]
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 WAITLIST_STATUSES = ("waiting", "offered", "booked", "removed")

@@ -92,12 +92,15 @@ from core.queue.scoring import QueueRules
 from core.scheduling import (
     booking,
     calendar,
+    calendar_feeds,
     day_calendar,
     day_view,
     doctors,
     roster,
     slots,
     waitlist,
+    web_booking,
+    web_requests,
 )
 from core.signage import (
     announcements,
@@ -112,6 +115,7 @@ from core.signage import (
 )
 from db.base import Base
 from db.models import Patient, User, WaitlistOffer
+from db.models.scheduling import BookingRequest
 from tests.support import Clinic, add_doctor
 
 VAULT = PhoneVault("test-key")
@@ -202,7 +206,26 @@ def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
     world.lab = _lab(session, desk, world)
     world.lab.update(_clinical(session, desk, world))
     world.lab.update(_configuration(session, desk, world))
+    world.lab["web_request"] = _web_request(session, world)
     return world
+
+
+def _web_request(session: Session, w: World) -> int:
+    """A pending web booking request of clinic_a (request mode), as the public page stores it."""
+    row = BookingRequest(
+        tenant_id=w.a.tenant_id,
+        branch_id=w.a.branch.id,
+        preferred_date=DAY,
+        preferred_window="morning",
+        patient_name="Meera Nair",
+        phone_cipher=VAULT.encrypt("+919812345678"),
+        phone_hash=VAULT.lookup_hash("+919812345678"),
+        status="pending",
+        created_at=NOW,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def _configuration(session: Session, desk: Actor, w: World) -> dict[str, int]:
@@ -591,6 +614,84 @@ NOT_FOUND.update(
         ),
         slip.token_slip_pdf: lambda w, who: slip.token_slip_pdf(
             w.s, w.actor(who), token_id=w.token, secret="s", base_url="https://q.in"
+        ),
+    }
+)
+
+NOT_FOUND.update(
+    {
+        # web booking (issue 15): the public page's clinic is who.tenant_id, the ids clinic_a's
+        web_booking.public_branch: lambda w, who: web_booking.public_branch(
+            w.s, who.tenant_id, w.a.branch.id
+        ),
+        web_booking.booking_mode: lambda w, who: web_booking.booking_mode(
+            w.s, who.tenant_id, w.a.branch.id
+        ),
+        web_booking.set_booking_mode: lambda w, who: web_booking.set_booking_mode(
+            w.s, w.actor(who), branch_id=w.a.branch.id, mode="request"
+        ),
+        web_booking.public_slots: lambda w, who: web_booking.public_slots(
+            w.s, who.tenant_id, doctor_id=w.doctor, branch_id=w.a.branch.id, on_date=DAY, now=NOW
+        ),
+        web_booking.next_public_slots: lambda w, who: web_booking.next_public_slots(
+            w.s, who.tenant_id, doctor_id=w.doctor, branch_id=w.a.branch.id, after=NOW, now=NOW
+        ),
+        web_booking.issue_code: lambda w, who: web_booking.issue_code(
+            w.s,
+            who.tenant_id,
+            phone="+919812345678",
+            vault=VAULT,
+            now=NOW,
+            branch_id=w.a.branch.id,
+        ),
+        web_booking.book_online: lambda w, who: web_booking.book_online(
+            w.s,
+            who.tenant_id,
+            ticket="t",
+            phone="+919812345678",
+            full_name="Meera Nair",
+            age_years=30,
+            doctor_id=w.doctor,
+            branch_id=w.a.branch.id,
+            slot_start=SLOT,
+            vault=VAULT,
+            now=NOW,
+        ),
+        web_booking.cancel_web_booking: lambda w, who: web_booking.cancel_web_booking(
+            w.s, w.actor(who), appointment_id=w.appointment, reason="Travelling"
+        ),
+        web_requests.request_booking: lambda w, who: web_requests.request_booking(
+            w.s,
+            who.tenant_id,
+            ticket="t",
+            phone="+919812345678",
+            full_name="Meera Nair",
+            age_years=30,
+            branch_id=w.a.branch.id,
+            preferred_date=DAY,
+            window="any",
+            vault=VAULT,
+            now=NOW,
+        ),
+        web_requests.list_booking_requests: lambda w, who: web_requests.list_booking_requests(
+            w.s, w.actor(who), vault=VAULT, branch_id=w.a.branch.id
+        ),
+        web_requests.access_booking_request: lambda w, who: web_requests.access_booking_request(
+            w.s, w.actor(who), w.lab["web_request"]
+        ),
+        web_requests.confirm_booking_request: lambda w, who: web_requests.confirm_booking_request(
+            w.s,
+            w.actor(who),
+            request_id=w.lab["web_request"],
+            doctor_id=w.doctor,
+            slot_start=LATER,
+            vault=VAULT,
+        ),
+        web_requests.propose_booking_request: lambda w, who: web_requests.propose_booking_request(
+            w.s, w.actor(who), request_id=w.lab["web_request"], proposed_start=LATER
+        ),
+        calendar_feeds.set_calendar_feed: lambda w, who: calendar_feeds.set_calendar_feed(
+            w.s, w.actor(who), doctor_id=w.doctor, url="https://cal.example/a.ics"
         ),
     }
 )
@@ -1056,6 +1157,15 @@ EXEMPT = {
     # render job run by the relay in the platform scope for the outbox row it claimed
     "core.clinical.delivery.queue_prescription_pdf",
     "core.clinical.delivery.render_job",
+    # web booking (issue 15): the tenant id is the public page's clinic (its slug) or the API
+    # key's; a code or ticket is looked up only inside it
+    "core.scheduling.web_booking.public_directory",
+    "core.scheduling.web_booking.verify_code",
+    "core.scheduling.web_booking.consume_ticket",
+    # handed a doctor its caller checked (public_slots, book_online)
+    "core.scheduling.calendar_feeds.busy_blocks",
+    # the ticker's platform-scope step, for a feed due_feeds listed
+    "core.scheduling.calendar_feeds.refresh_feed",
 }
 
 
