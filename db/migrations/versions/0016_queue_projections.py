@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("projected_seq", _ID, nullable=False),
         sa.Column("projected_at", db.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{_T}")),
+        sa.UniqueConstraint("tenant_id", "id", name=op.f(f"uq_{_T}_tenant_id_id")),
         sa.UniqueConstraint(
             "tenant_id", "department_id", name=op.f(f"uq_{_T}_tenant_id_department_id")
         ),
