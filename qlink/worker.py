@@ -49,6 +49,7 @@ def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Even
 
     from workers.broker import LEASE_ENV, WORKER_TIMEOUT_MS, setup_broker
     from workers.ticker import (
+        OFFER_SECONDS,
         REMINDER_SECONDS,
         RETENTION_SECONDS,
         SWEEP_SECONDS,
@@ -65,12 +66,13 @@ def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Even
     command += ["--processes", str(args.processes), "--threads", str(args.threads)]
     workers = subprocess.Popen(command, env=env)
     setup_broker(settings)
-    from workers.actors import purge_retention, send_reminders, sweep_outbox
+    from workers.actors import expire_offers, purge_retention, send_reminders, sweep_outbox
 
     print(f"qlink worker: dramatiq pid {workers.pid} on Redis", file=sys.stderr, flush=True)
     jobs = {
         "outbox_sweep": (SWEEP_SECONDS, lambda: sweep_outbox.send()),
         "reminders": (REMINDER_SECONDS, lambda: send_reminders.send()),
+        "offers": (OFFER_SECONDS, lambda: expire_offers.send()),
         "retention": (RETENTION_SECONDS, lambda: purge_retention.send()),
     }
     try:

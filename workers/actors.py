@@ -74,6 +74,14 @@ def send_reminders() -> None:
         ticker.send_reminders(runtime().database)
 
 
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=60_000)
+def expire_offers() -> None:
+    """Expire lapsed waiting-list offers and pass their slots on (enqueued every minute)."""
+    runtime().get_relay()  # opens the database
+    if runtime().database is not None:
+        ticker.expire_offers(runtime().database)
+
+
 @dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=600_000)
 def purge_retention() -> None:
     """Purge message bodies past each clinic's retention (enqueued daily by the ticker)."""

@@ -3,7 +3,8 @@
 With Redis a slot is claimed with ``SET key NX EX``; embedded (no Redis) with an insert into
 ``job_claims`` (``core.messaging.jobs``), so two service processes never both run a slot. Jobs:
 the outbox sweep (every ``SWEEP_SECONDS``, Redis workers only), appointment reminders (every
-minute) and the retention purge (daily).
+minute), waiting-list offers whose time ran out (every minute: expired and passed on to the next
+waiting patient) and the retention purge (daily).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from collections.abc import Callable
 from core.clock import Clock, system_clock
 from core.messaging import jobs as job_claims
 from core.messaging import reminders, retention
+from core.scheduling import waitlist_offers
 from db.engine import ALL_TENANTS, Database
 
 log = logging.getLogger("qlink.ticker")
 SWEEP_SECONDS = 0.2
 REMINDER_SECONDS = 60.0
+OFFER_SECONDS = 60.0
 RETENTION_SECONDS = 86_400.0
 Jobs = dict[str, tuple[float, Callable[[], object]]]
 
@@ -95,6 +98,13 @@ def send_reminders(database: Database, clock: Clock = system_clock) -> int:
         return reminders.write_reminders(session, now=clock())
 
 
+def expire_offers(database: Database, clock: Clock = system_clock) -> int:
+    """Expire every clinic's lapsed waiting-list offers, passing each slot on (one transaction;
+    the next offers' messages are outbox rows); return how many expired."""
+    with database.transaction(ALL_TENANTS) as session:
+        return waitlist_offers.expire_offers(session, now=clock())
+
+
 def purge_retention(database: Database, clock: Clock = system_clock) -> int:
     """Purge expired message bodies, one short transaction per batch; return how many."""
     total = 0
@@ -110,9 +120,11 @@ def purge_retention(database: Database, clock: Clock = system_clock) -> int:
 
 
 def message_jobs(database: Database, clock: Clock = system_clock) -> Jobs:
-    """The reminder and retention jobs, run in this process (the embedded service)."""
+    """The reminder, offer-expiry and retention jobs, run in this process (the embedded
+    service)."""
     return {
         "reminders": (REMINDER_SECONDS, functools.partial(send_reminders, database, clock)),
+        "offers": (OFFER_SECONDS, functools.partial(expire_offers, database, clock)),
         "retention": (RETENTION_SECONDS, functools.partial(purge_retention, database, clock)),
     }
 

@@ -1,9 +1,9 @@
 """The waiting list for full days: add, remove, accept or decline an offer, and the desk's read.
 
 Offering freed slots and expiring offers live in ``core.scheduling.waitlist_offers`` (booking
-calls it when a seat frees). Accepting books through ``book_appointment``, so the seat index
-still referees; the offer's compare-and-set ``open`` → ``accepted`` makes two desks accepting
-the same offer end with one booking.
+calls it when a seat frees; the workers' ticker expires offers every minute). Accepting books
+through ``book_appointment``, so the seat index still referees; the offer's compare-and-set
+``open`` → ``accepted`` makes two desks accepting the same offer end with one booking.
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ def decline_offer(session: Session, actor: Actor, *, offer_id: int) -> WaitlistO
 
 
 def expire_due_offers(session: Session, actor: Actor) -> int:
-    """Expire the clinic's offers whose time ran out (the desk runs it before reading)."""
+    """Expire the clinic's offers whose time ran out now (the workers' ticker does it every
+    minute for all clinics; reads already leave lapsed offers out)."""
     require(actor, "appointment.read")
     return expire_offers(session, now=actor.clock(), tenant_id=tenant_of(session, actor))
 
@@ -175,10 +176,11 @@ def waitlist_day(
     tenant_id = tenant_of(session, actor)
     branch = access_branch(session, actor, branch_id)
     zone = tenant_timezone(session, tenant_id, branch)
-    offer_join = and_(
+    offer_join = and_(  # an offer whose time ran out is not shown (the ticker expires it)
         WaitlistOffer.tenant_id == tenant_id,
         WaitlistOffer.entry_id == WaitlistEntry.id,
         WaitlistOffer.status == "open",
+        WaitlistOffer.expires_at > actor.clock(),
     )
     rows = session.execute(
         select(WaitlistEntry, Patient.code, Patient.full_name, Doctor.full_name, Department.name)
@@ -273,7 +275,7 @@ def _row(
         patient_name=masked_name(name),
         wants=doctor or f"any doctor, {department}",
         window=window,
-        status=entry.status,
+        status="waiting" if entry.status == "offered" and offer is None else entry.status,
         offer_id=offer.id if offer else None,
         offer_doctor_id=offer.doctor_id if offer else None,
         offer_slot=offer.slot_start if offer else None,

@@ -111,7 +111,9 @@ def test_accepting_an_offer_books_the_slot_and_closes_the_entry(session, clinic_
         accept_offer(session, actor, offer_id=offer.id)
     assert waitlist_day(session, actor, branch_id=clinic_a.branch.id, on_date=MONDAY) == ()
     actions = session.scalars(
-        select(AuditEntry.action).where(AuditEntry.entity == "waitlist_entry")
+        select(AuditEntry.action).where(
+            AuditEntry.tenant_id == clinic_a.tenant_id, AuditEntry.entity == "waitlist_entry"
+        )
     ).all()
     assert actions == ["waitlist.add", "waitlist.accept"]
 

@@ -17,7 +17,6 @@ from apps.common.runtime import runtime
 from apps.reception import calendar_panel as panel
 from core.errors import DomainError
 from core.scheduling.day_calendar import DayCalendar, day_calendar
-from core.scheduling.waitlist import expire_due_offers
 
 rt = runtime()
 staff = auth.current()
@@ -47,8 +46,6 @@ st.markdown(panel.GRID_CSS, unsafe_allow_html=True)
 
 def load() -> DayCalendar | None:
     try:
-        with rt.db.transaction(staff.actor.tenant_id) as session:
-            expire_due_offers(session, staff.actor)  # offers whose time ran out pass on first
         with rt.db.transaction(staff.actor.tenant_id, readonly=True) as session:
             return day_calendar(session, staff.actor, branch_id=branch_id, on_date=on_date)
     except DomainError as exc:
