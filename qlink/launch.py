@@ -30,6 +30,8 @@ DOCTOR_PORT = UI_PORT + 1
 DEMO_DOCTOR = "sharma / dr.sharma"  # a demo doctor login printed with the doctor app's address
 ADMIN_APP = ROOT / "apps" / "admin_bi" / "main.py"  # the owner's console (KPIs, audit, health)
 ADMIN_PORT = UI_PORT + 3
+LAB_APP = ROOT / "apps" / "lab" / "main.py"  # the lab technician's worklist and result entry
+LAB_PORT = UI_PORT + 2
 DEMO_ADMIN = "admin / demo-admin-2026"  # the demo clinic admin printed with the console's address
 SERVICE_PORT = 8000
 DEMO_HOST = "0.0.0.0"  # every interface: TVs and other desks on the clinic network
@@ -89,10 +91,11 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     service = _start_service(settings, host, SERVICE_PORT)
     doctor = _start_doctor_app(settings, host, DOCTOR_PORT)
     admin = _start_app(ADMIN_APP, settings, host, ADMIN_PORT)
+    lab = _start_app(LAB_APP, settings, host, LAB_PORT)
     try:
         return _run_streamlit(settings, host, UI_PORT)
     finally:
-        for child in (doctor, admin):
+        for child in (doctor, admin, lab):
             if child is not None:
                 _stop_service(child)
         _stop_service(service)
@@ -113,10 +116,13 @@ def ui(settings: Settings, args: argparse.Namespace) -> int:
     admin = _start_app(ADMIN_APP, settings, args.host, args.port + 3)
     if admin is not None:
         print(f"Owner's console: http://localhost:{args.port + 3}  (demo admin: {DEMO_ADMIN})")
+    lab = _start_app(LAB_APP, settings, args.host, args.port + 2)
+    if lab is not None:
+        print(f"Lab app: http://localhost:{args.port + 2}")
     try:
         return _run_streamlit(settings, args.host, args.port)
     finally:
-        for child in (doctor, admin):
+        for child in (doctor, admin, lab):
             if child is not None:
                 _stop_service(child)
 
@@ -128,6 +134,8 @@ def print_urls(host: str) -> None:
         print(f"Doctor app:    http://localhost:{DOCTOR_PORT}  (demo doctor: {DEMO_DOCTOR})")
     if ADMIN_APP.exists():
         print(f"Owner console: http://localhost:{ADMIN_PORT}  (demo admin: {DEMO_ADMIN})")
+    if LAB_APP.exists():
+        print(f"Lab app:       http://localhost:{LAB_PORT}  (demo lab: lab / demo-lab-2026)")
     print(f"TV signage:    http://localhost:{SERVICE_PORT}/signage/main")
     print(
         f"WhatsApp:      http://localhost:{SERVICE_PORT}/simulator  (simulator: chat as a patient)"
@@ -140,6 +148,7 @@ def print_urls(host: str) -> None:
         print(f"On the clinic network: reception http://{address}:{UI_PORT}")
         print(f"                       doctor      http://{address}:{DOCTOR_PORT}")
         print(f"                       console     http://{address}:{ADMIN_PORT}")
+        print(f"                       lab         http://{address}:{LAB_PORT}")
         print(f"                       TV          http://{address}:{SERVICE_PORT}/signage/main")
         print(f"                       WhatsApp    http://{address}:{SERVICE_PORT}/simulator")
     if not addresses:

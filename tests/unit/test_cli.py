@@ -175,8 +175,10 @@ def test_demo_starts_headless_streamlit_and_stops_cleanly_on_ctrl_c(
     streamlit = FakeStreamlit(interrupts=1)
     monkeypatch.setattr(launch.subprocess, "Popen", streamlit)
     assert cli.main(["demo"]) == 0
-    service, doctor, command = streamlit.commands
+    service, *apps, command = streamlit.commands
+    doctor, lab = _app(apps, "doctor"), _app(apps, "lab")
     assert doctor[doctor.index("run") + 1].endswith("apps/doctor/main.py")
+    assert lab[lab.index("--server.port") + 1] == "8503"
     assert doctor[doctor.index("--server.port") + 1] == "8502"
     # The demo is for the clinic network: the TV and the desk listen on every interface.
     assert service[-7:] == ["-m", "qlink", "serve", "--host", "0.0.0.0", "--port", "8000"]
@@ -205,11 +207,19 @@ def test_demo_on_loopback_only_says_so(
     streamlit = FakeStreamlit()
     monkeypatch.setattr(launch.subprocess, "Popen", streamlit)
     assert cli.main(["demo", "--host", "127.0.0.1"]) == 0
-    service, _doctor, command = streamlit.commands
+    service, *_apps, command = streamlit.commands
     assert service[-4:-2] == ["--host", "127.0.0.1"]
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
     out = capsys.readouterr().out
     assert "this computer only" in out and "clinic network" not in out
+
+
+def _app(commands: list[list[str]], name: str) -> list[str]:
+    """The streamlit command of ``apps/<name>/main.py`` among the background apps started."""
+    (found,) = [
+        c for c in commands if "run" in c and c[c.index("run") + 1].endswith(f"apps/{name}/main.py")
+    ]
+    return found
 
 
 def test_lan_addresses_are_never_loopback():
@@ -222,8 +232,10 @@ def test_ui_runs_headless_streamlit_on_the_given_port(
     streamlit = FakeStreamlit()
     monkeypatch.setattr(launch.subprocess, "Popen", streamlit)
     assert cli.main(["ui", "--port", "8600"]) == 0
-    doctor, command = streamlit.commands
+    *apps, command = streamlit.commands
+    doctor, lab = _app(apps, "doctor"), _app(apps, "lab")
     assert doctor[doctor.index("--server.port") + 1] == "8601"  # the doctor app, next port
+    assert lab[lab.index("--server.port") + 1] == "8602"
     assert command[-8:] == [
         "run",
         str(reception_app),
