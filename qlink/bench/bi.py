@@ -49,6 +49,7 @@ KPIS: dict[str, Kpi] = {
     "lab volumes": bi.lab_volumes,
     "ratings": bi.ratings,
     "feedback": bi.recent_feedback,
+    "no-show risk (fits the model)": bi.highest_risk_upcoming,
 }
 OVERVIEW = (
     "daily summary",
