@@ -3,6 +3,7 @@ queue knobs as the form shows them, and the message retention period."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from core.context import Actor, tenant_of
 from core.errors import NotFound, ValidationFailed
 from core.messaging import retention
 from core.queue.scoring import QueueRules, rules_from
-from core.tenancy import access_branch, access_department
+from core.tenancy import access_branch, access_department, is_queue_key, set_queue_settings
 from db.models import Branch, Department, Tenant
 
 MAX_RETENTION_DAYS = 3650
@@ -119,6 +120,17 @@ def queue_rules(session: Session, actor: Actor) -> QueueRules:
     """Return the clinic's queue knobs as the queue applies them (defaults filled in)."""
     require(actor, "settings.write")
     return rules_from(_tenant(session, actor).settings or {})
+
+
+def update_queue_settings(session: Session, actor: Actor, *, changes: Mapping[str, Any]) -> None:
+    """Change some of the clinic's queue knobs, keeping the others (``set_queue_settings``
+    replaces them all); priority weights merge per kind."""
+    require(actor, "settings.write")
+    current = {k: v for k, v in (_tenant(session, actor).settings or {}).items() if is_queue_key(k)}
+    merged = {**current, **changes}
+    if "priority_weights" in changes and isinstance(current.get("priority_weights"), Mapping):
+        merged["priority_weights"] = {**current["priority_weights"], **changes["priority_weights"]}
+    set_queue_settings(session, actor, settings=merged)
 
 
 def retention_days(session: Session, actor: Actor) -> int:

@@ -136,7 +136,7 @@ def set_queue_settings(
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             raise NotFound("Clinic not found")
-        kept = {k: v for k, v in (tenant.settings or {}).items() if not _is_queue_key(k)}
+        kept = {k: v for k, v in (tenant.settings or {}).items() if not is_queue_key(k)}
         tenant.settings = {**kept, **knobs}
         entity, entity_id = "tenant", tenant_id
     else:
@@ -244,7 +244,8 @@ def tenant_timezone(session: Session, tenant_id: int, branch: Branch | None = No
     return ZoneInfo(tenant.timezone)
 
 
-def _is_queue_key(key: str) -> bool:
+def is_queue_key(key: str) -> bool:
+    """Tell whether a settings key is a queue knob (``QueueRules`` field or the weights)."""
     return key in _QUEUE_KNOBS or key == "priority_weights"
 
 
@@ -254,7 +255,7 @@ def _check_queue_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     ``rules_from`` silently ignores a bad value (the queue must keep running); here, at the
     admin's form, a value it would ignore is an error instead.
     """
-    unknown = sorted(k for k in settings if not _is_queue_key(k))
+    unknown = sorted(k for k in settings if not is_queue_key(k))
     if unknown:
         raise ValidationFailed(f"Unknown queue setting {unknown[0]!r}", field=unknown[0])
     for key, value in settings.items():

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from apps.admin_bi import kit
 from apps.common import auth, widgets
 from apps.common.runtime import runtime
 
 VIEWS = Path(__file__).parent / "views"
 ROLES = ("clinic_admin", "platform_admin")
-PLATFORM_PAGES = {"audit", "health"}  # the platform admin has no clinic KPIs
+PLATFORM_PAGES = {"audit", "health", "plans"}  # the platform admin has no clinic KPIs
 
 st.set_page_config(
     page_title="QLink owner's console",
@@ -25,6 +26,7 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 widgets.compact_style()
+kit.console_style()
 rt = runtime()
 staff = auth.resume(rt)
 
@@ -34,7 +36,7 @@ if staff is None:
     st.stop()
 
 with st.sidebar:
-    auth.sidebar(staff)
+    kit.sidebar(staff)
 
 if staff.actor.role not in ROLES:
     st.error(
@@ -55,7 +57,14 @@ pages = [
     st.Page(VIEWS / "case_mix.py", title="Case mix", icon=":material/diagnosis:"),
     st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/policy:"),
     st.Page(VIEWS / "health.py", title="System health", icon=":material/monitor_heart:"),
+    st.Page(VIEWS / "config_clinic.py", title="Clinic set-up", icon=":material/settings:"),
+    st.Page(VIEWS / "config_doctors.py", title="Doctors and hours", icon=":material/schedule:"),
+    st.Page(VIEWS / "config_screens.py", title="TV announcements", icon=":material/tv:"),
+    st.Page(VIEWS / "config_messages.py", title="Messages", icon=":material/chat:"),
+    st.Page(VIEWS / "config_users.py", title="Users and roles", icon=":material/group:"),
+    st.Page(VIEWS / "plans.py", title="Plan and usage", icon=":material/receipt_long:"),
+    st.Page(VIEWS / "privacy.py", title="Privacy (DPDP)", icon=":material/shield_person:"),
 ]
 if staff.actor.tenant_id is None:
     pages = [p for p in pages if p.url_path in PLATFORM_PAGES]
-st.navigation(pages, position="sidebar").run()
+st.navigation(pages, position="sidebar", expanded=True).run()
