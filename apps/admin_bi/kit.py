@@ -16,6 +16,7 @@ import streamlit as st
 
 from apps.common import auth
 from apps.common.runtime import Runtime, runtime
+from apps.common.signin_routes import LOGOUT
 from core.analytics.bi import BIFilter, KpiCache, KpiTable
 from core.analytics.choices import FilterChoices, filter_choices
 from core.billing.money import format_inr
@@ -143,8 +144,8 @@ def question(text: str, note: str = "") -> None:
 
 
 def rupees(minor: Any) -> str:
-    """Whole rupees as ₹22,500 (paise shown only when there are some)."""
-    return format_inr(int(minor or 0)).removesuffix(".00")
+    """Whole rupees, Indian grouping: ₹3,72,82,514 (an owner's figure, not a receipt)."""
+    return format_inr(round(int(minor or 0) / 100) * 100).removesuffix(".00")
 
 
 def frame(
@@ -184,3 +185,28 @@ def page(title: str, name: str) -> tuple[Runtime, auth.Staff, BIFilter]:
     f = filter_bar(rt, staff, name)
     st.caption(f"{span_label(f)} · the filter is shared by every page")
     return rt, staff, f
+
+
+_CONSOLE_CSS = """
+<style>
+[data-testid="stMainBlockContainer"] { padding-top: 1.6rem; }
+[data-testid="stMetricValue"] { font-size: 1.9rem; }
+</style>
+"""
+
+
+def console_style() -> None:
+    """Less room above the title than the desk apps (no toolbar row to clear here)."""
+    st.markdown(_CONSOLE_CSS, unsafe_allow_html=True)
+
+
+def sidebar(staff: auth.Staff) -> None:
+    """Who is signed in and the sign-out link (no desk branch switcher: the filters narrow)."""
+    desk = staff.desk
+    who = f"**{desk.user_name}**  \n{desk.clinic_name}" if desk else f"**{staff.actor.label}**"
+    st.markdown(who)
+    st.caption(f"Signed in as {staff.role_name}")
+    st.markdown(
+        f'<a class="ql-signout" href="{LOGOUT}" target="_self">Sign out</a>',
+        unsafe_allow_html=True,
+    )

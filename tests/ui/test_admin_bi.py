@@ -24,7 +24,7 @@ from db.migrate import upgrade
 from qlink.seed.clinics import PLATFORM_ADMIN
 from qlink.seed.setup import ensure_platform_admin
 from tests.core.test_bi_kpis import DAY, _appointments, _bills, _tokens
-from tests.support import Clinic, add_doctor, make_clinic
+from tests.support import Clinic, add_doctor, make_clinic, make_patient
 from tests.ui.doctor_support import DATA_KEY, PASSWORD, text
 
 APP = Path(__file__).resolve().parents[2] / "apps" / "admin_bi" / "app.py"
@@ -107,10 +107,11 @@ def test_overview_shows_the_days_numbers_first(database, clinic):
     at = admin(database, clinic)
     assert not at.error, [e.value for e in at.error]
     tiles = {m.label: m.value for m in at.metric}
-    assert tiles["Booked"] == "45" and tiles["Completed"] == "40"
+    assert tiles["Appointments kept"] == "40 of 45"
     assert tiles["Cancelled"] == "3" and tiles["No-shows"] == "2"
+    assert tiles["Patients"] == "3"  # the day's tokens (three walk-ins)
     assert tiles["Collected"] == "₹22,500"
-    assert tiles["Average wait"] == "20.0 min"
+    assert tiles["Average wait"] == "20 min"
     page = text(at)
     for question in (
         "How did Friday 20 Nov go?",
@@ -123,6 +124,16 @@ def test_overview_shows_the_days_numbers_first(database, clinic):
         assert question in page
     assert "cash 67% · card 20% · UPI 13%" in page
     assert len(at.get("plotly_chart")) >= 4
+
+
+def test_the_daily_report_pdf_is_prepared_then_downloaded(database, clinic):
+    at = admin(database, clinic)
+    at.button(key="make_daily").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    pdf = at.session_state[f"qlink_bi_pdf_daily_{DAY}_None_None_None"]
+    assert bytes(pdf).startswith(b"%PDF")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download daily PDF" in labels and "Download weekly PDF" not in labels
 
 
 @pytest.mark.parametrize("view", DRILL_DOWNS)
@@ -165,7 +176,7 @@ def test_branch_department_and_doctor_filters_narrow_the_tiles(database, clinic)
     doctor.select_index(doctor.options.index("Dr. One")).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     tiles = {m.label: m.value for m in at.metric}
-    assert tiles["Booked"] == "23"  # Dr. One's share of the 45 (every other appointment)
+    assert tiles["Appointments kept"] == "20 of 23"  # Dr. One's: every other of the 45
     period = at.selectbox(key="qlink_biw_overview_period")
     period.set_value("Last 7 days").run()
     assert not at.exception and not at.error
@@ -177,7 +188,7 @@ def test_another_clinics_admin_sees_none_of_it(database, clinic):
     at = admin(database, other)
     assert not at.error, [e.value for e in at.error]
     tiles = {m.label: m.value for m in at.metric}
-    assert (tiles["Booked"], tiles["Collected"]) == ("0", "₹0")
+    assert (tiles["Appointments kept"], tiles["Collected"]) == ("0 of 0", "₹0")
     # The first clinic's doctor is not offered, and a kept id of it is refused as not found.
     assert "Dr. One" not in at.selectbox(key="qlink_biw_overview_doctor").options
     at = admin(database, other, qlink_bi_branch=clinic.branch.id)
@@ -186,16 +197,17 @@ def test_another_clinics_admin_sees_none_of_it(database, clinic):
 
 def test_the_audit_viewer_filters_and_finds_an_edited_row(database, clinic):
     with database.transaction(clinic.tenant_id) as session:
-        for n in range(3):
-            record(session, clinic.admin, "patient.read", entity="patient", entity_id=100 + n)
+        patients = [make_patient(session, clinic, f"PATAUD{n}").id for n in range(3)]
+        for patient in patients:
+            record(session, clinic.admin, "patient.read", entity="patient", entity_id=patient)
     at = admin(database, clinic)
     at.switch_page("views/audit.py").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     at.button(key="verify_chain").click().run()
     assert any("Intact" in s.value for s in at.success)
-    at.number_input(key="audit_patient").set_value(101).run()
+    at.number_input(key="audit_patient").set_value(patients[1]).run()
     assert "1 entries" in text(at)
-    seq = _seq_of(database, clinic, "101")
+    seq = _seq_of(database, clinic, str(patients[1]))
     _tamper(database, clinic, seq)
     at.button(key="verify_chain").click().run()
     errors = [e.value for e in at.error]

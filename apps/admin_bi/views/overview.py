@@ -31,26 +31,30 @@ if summary is None or visits is None or money is None or waits is None:
     st.stop()
 kit.question(f"How did {f.end:%A %d %b} go?")
 s, foot = summary.summary, visits.rows[0] if visits.rows else (f.end, 0, None, None)
-tiles = st.columns(7)
+booked, kept = int(s.get("appointments") or 0), int(s.get("completed") or 0)
+avg_wait = waits.summary.get("avg_wait_min")
+tiles = st.columns(6)
 tiles[0].metric(
-    "Patients seen",
+    "Patients",
     foot[1],
     delta=f"{foot[3]:+.0f}% vs usual" if foot[3] is not None else None,
-    help=f"Tokens not cancelled; usual = {foot[2]} (same weekday, 8 weeks)",
+    help=f"Tokens issued and not cancelled (walk-ins and appointments); the usual "
+    f"{f.end:%A} is {foot[2] if foot[2] is not None else 'not known yet'} (8 weeks before)",
     border=True,
 )
-tiles[1].metric("Booked", s.get("appointments", 0), border=True)
-tiles[2].metric("Completed", s.get("completed", 0), border=True)
-tiles[3].metric("Cancelled", s.get("cancelled", 0), border=True)
-tiles[4].metric(
-    "No-shows", s.get("no_show", 0), border=True, help="Booked, never came (of the booked)"
+tiles[1].metric(
+    "Appointments kept",
+    f"{kept} of {booked}",
+    help=f"{s.get('walk_ins', 0)} walk-ins came besides",
+    border=True,
 )
-tiles[5].metric("Collected", kit.rupees(money.summary.get("total_minor")), border=True)
-avg_wait = waits.summary.get("avg_wait_min")
-tiles[6].metric(
+tiles[2].metric("No-shows", s.get("no_show", 0), help="Booked and never came", border=True)
+tiles[3].metric("Cancelled", s.get("cancelled", 0), border=True)
+tiles[4].metric("Collected", kit.rupees(money.summary.get("total_minor")), border=True)
+tiles[5].metric(
     "Average wait",
-    f"{avg_wait} min" if avg_wait is not None else "—",
-    help="From token to the start of the consultation",
+    f"{avg_wait:.0f} min" if isinstance(avg_wait, int | float) else "—",
+    help="From the token to the start of the consultation",
     border=True,
 )
 
