@@ -17,7 +17,7 @@ from apps.common.runtime import runtime
 
 VIEWS = Path(__file__).parent / "views"
 ROLES = ("clinic_admin", "platform_admin")
-PLATFORM_PAGES = {"audit", "health"}  # the platform admin has no clinic KPIs
+PLATFORM_PAGES = {"audit", "health", "plans"}  # the platform admin has no clinic KPIs
 
 st.set_page_config(
     page_title="QLink owner's console",
@@ -57,6 +57,13 @@ pages = [
     st.Page(VIEWS / "case_mix.py", title="Case mix", icon=":material/diagnosis:"),
     st.Page(VIEWS / "audit.py", title="Audit log", icon=":material/policy:"),
     st.Page(VIEWS / "health.py", title="System health", icon=":material/monitor_heart:"),
+    st.Page(VIEWS / "config_clinic.py", title="Clinic set-up", icon=":material/settings:"),
+    st.Page(VIEWS / "config_doctors.py", title="Doctors and hours", icon=":material/schedule:"),
+    st.Page(VIEWS / "config_screens.py", title="TV announcements", icon=":material/tv:"),
+    st.Page(VIEWS / "config_messages.py", title="Messages", icon=":material/chat:"),
+    st.Page(VIEWS / "config_users.py", title="Users and roles", icon=":material/group:"),
+    st.Page(VIEWS / "plans.py", title="Plan and usage", icon=":material/receipt_long:"),
+    st.Page(VIEWS / "privacy.py", title="Privacy (DPDP)", icon=":material/shield_person:"),
 ]
 if staff.actor.tenant_id is None:
     pages = [p for p in pages if p.url_path in PLATFORM_PAGES]
