@@ -97,12 +97,29 @@ class Relay:
         return len(claimed) + rendered
 
     def render_documents(self) -> int:
-        """Render due prescription PDFs (each in its own transaction); their sends follow."""
+        """Render due prescription PDFs (each in its own transaction); their sends follow.
+
+        A render raising anything but a domain error is rolled back and recorded by
+        ``delivery.render_failed``: retried with backoff, failed after the outbox's attempts.
+        """
         with self._db.transaction(ALL_TENANTS) as session:
             claimed = delivery.claim_render_jobs(session, worker=self.name, now=self._clock())
         for outbox_id in claimed:
-            with self._db.transaction(ALL_TENANTS) as session:
-                delivery.render_job(session, outbox_id, now=self._clock())
+            try:
+                with self._db.transaction(ALL_TENANTS) as session:
+                    delivery.render_job(session, outbox_id, now=self._clock())
+            except Exception as exc:  # rolled back; one bad job must not stop the sends
+                log.exception("prescription render job %s failed", outbox_id)
+                with self._db.transaction(ALL_TENANTS) as session:
+                    status = delivery.render_failed(
+                        session,
+                        outbox_id,
+                        worker=self.name,
+                        error=f"{type(exc).__name__}: {exc}",
+                        now=self._clock(),
+                    )
+                if status == "failed":
+                    log.error("prescription render job %s given up: %s", outbox_id, exc)
         return len(claimed)
 
     def send(self, outbox_id: int) -> Action | None:

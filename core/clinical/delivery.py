@@ -5,11 +5,17 @@ worker's relay runs ``render_due`` in a later transaction of its own, so the slo
 holds the visit's locks. A job is claimed by compare-and-set (``pending → sending``) and is
 idempotent: the document and its WhatsApp intent are deduplicated per prescription, so a
 job run twice (a crash after commit) stores and sends once.
+
+A job failing with anything but a domain error (a bad payload, a font or disk error, a worker
+killed mid-render) is retried with the outbox's backoff, at most ``MAX_ATTEMPTS`` claims in
+all, then closed ``failed`` with the error (``render_failed``; the relay records it in a
+transaction of its own after the render's is rolled back).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, or_, select, update
@@ -20,6 +26,7 @@ from core.clock import FrozenClock
 from core.context import Actor
 from core.documents.store import save_document, send_document
 from core.errors import DomainError
+from core.messaging.outbound import MAX_ATTEMPTS, backoff
 from db.models import OutboxMessage, Prescription
 
 PRESCRIPTION_PDF = "clinical.prescription_pdf"
@@ -88,10 +95,18 @@ def render_job(session: Session, outbox_id: int, *, now: dt.datetime) -> int | N
     """Run one claimed job: render, store and queue the PDF; return the document id.
 
     A job that fails with a domain error (the prescription was withdrawn, the patient erased)
-    is closed as ``failed`` with the message; other errors propagate and the job is retried.
+    is closed as ``failed`` with the message; other errors propagate (the caller rolls back
+    and calls ``render_failed``). A job claimed more than ``MAX_ATTEMPTS`` times (its renders
+    kept dying with the worker) is closed as ``failed`` without another try.
     """
     row = session.get(OutboxMessage, outbox_id, populate_existing=True, with_for_update=True)
     if row is None or row.kind != PRESCRIPTION_PDF or row.status != "sending":
+        return None
+    if row.attempts > MAX_ATTEMPTS:
+        error = f"the render did not finish in {MAX_ATTEMPTS} attempts"
+        if row.last_error:
+            error += f"; last error: {row.last_error}"
+        row.status, row.claimed_by, row.last_error = "failed", None, error
         return None
     actor = Actor.system(row.tenant_id, clock=FrozenClock(now))
     try:
@@ -103,6 +118,36 @@ def render_job(session: Session, outbox_id: int, *, now: dt.datetime) -> int | N
         return None
     row.status, row.claimed_by, row.sent_at = "sent", None, now
     return document_id
+
+
+def render_failed(
+    session: Session,
+    outbox_id: int,
+    *,
+    worker: str,
+    error: str,
+    now: dt.datetime,
+    rng: random.Random | None = None,
+) -> str | None:
+    """Record a claimed job whose render raised ``error``: back to ``pending`` after the
+    outbox's backoff, or ``failed`` with the error once it used ``MAX_ATTEMPTS``. Returns the
+    job's new status (None when the job is no longer this worker's).
+
+    Locks: the job's row (``FOR UPDATE``) until the caller commits.
+    """
+    row = session.get(OutboxMessage, outbox_id, populate_existing=True, with_for_update=True)
+    if row is None or row.kind != PRESCRIPTION_PDF or row.status != "sending":
+        return None
+    if row.claimed_by != worker[:80]:
+        return None
+    row.last_error = error[:2000]
+    row.claimed_by, row.claimed_at = None, None
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = "failed"
+    else:
+        row.status = "pending"
+        row.available_at = now + backoff(row.attempts, rng)
+    return row.status
 
 
 def deliver_prescription(session: Session, actor: Actor, *, prescription_id: int) -> int:
