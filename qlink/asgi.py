@@ -49,6 +49,7 @@ from signage.pages import STATIC
 from signage.service import SignageService
 from webhooks import routes as webhook_routes
 from webhooks import simulator
+from webhooks.booking import routes as booking_routes
 from webhooks.inbox import WhatsAppInbox
 from workers.inbox_queue import redis_enqueuer
 from workers.outbox import BackgroundRelay
@@ -148,6 +149,7 @@ def create_app(
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             *signage_routes.routes,
             *webhook_routes.routes,
+            *booking_routes.routes,  # the public booking page, /book/{clinic}
             *simulator.routes_for(settings),  # only when enabled (qlink demo)
         ],
         middleware=[
@@ -162,6 +164,7 @@ def create_app(
     app.state.signage = service
     app.state.whatsapp = whatsapp
     app.state.relay = relay
+    app.state.clock = clock
     app.state.metrics = app_metrics
     app.state.requests = app_metrics.requests
     app.state.migration_head = ScriptDirectory.from_config(

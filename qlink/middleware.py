@@ -37,6 +37,9 @@ _ROUTE_LABELS = [
     (re.compile(r"^/t/[^/]+/events$"), "/t/{ref}/events"),
     (re.compile(r"^/t/[^/]+$"), "/t/{ref}"),
     (re.compile(r"^/static/"), "/static"),
+    (re.compile(r"^/book/static/"), "/book/static"),
+    (re.compile(r"^/book/[^/]+/api/[a-z]+$"), "/book/{clinic}/api"),
+    (re.compile(r"^/book/[^/]+$"), "/book/{clinic}"),
     (re.compile(r"^/webhooks/whatsapp/flows$"), "/webhooks/whatsapp/flows"),
     (re.compile(r"^/webhooks/whatsapp$"), "/webhooks/whatsapp"),
     (re.compile(r"^/(healthz|metrics)$"), None),
@@ -59,6 +62,10 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
+                if b"content-security-policy" in present:
+                    # a page with its own CSP (the embeddable booking page) names who may frame
+                    # it in frame-ancestors; X-Frame-Options has no value for "these origins"
+                    present.add(b"x-frame-options")
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 if tls:
                     headers.append(HSTS)

@@ -1,0 +1,330 @@
+/* QLink public booking page: branch -> specialty -> doctor -> day -> slot -> details -> WhatsApp code -> booked.
+   Plain JS, no build step; every rule is the server's, this only walks the steps. */
+(function () {
+  "use strict";
+  var app = document.getElementById("app");
+  var clinic = app.getAttribute("data-clinic");
+  var base = "/book/" + encodeURIComponent(clinic) + "/api/";
+  var state = { dir: null, branch: null, specialty: null, doctor: null, day: null, slot: null,
+                request: null, ticket: null, phone: null };
+  var STEPS = ["where", "doctor", "when", "request", "you", "code", "done"];
+  var PROGRESS = { where: "where", doctor: "doctor", when: "when", request: "when", you: "you", code: "code", done: "code" };
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function show(step) {
+    STEPS.forEach(function (s) { $("step-" + s).hidden = s !== step; });
+    var on = PROGRESS[step];
+    var passed = true;
+    Array.prototype.forEach.call(document.querySelectorAll(".progress li"), function (li) {
+      var key = li.getAttribute("data-for");
+      li.classList.toggle("on", passed);
+      if (key === on) { passed = false; }
+    });
+    problem(null);
+    var heading = $("step-" + step).querySelector("h2");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: false }); }
+  }
+
+  function problem(message) {
+    var box = $("problem");
+    box.hidden = !message;
+    box.textContent = message || "";
+  }
+
+  function call(method, path, body) {
+    var options = { method: method, headers: { "Accept": "application/json" } };
+    if (body) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(base + path, options).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          var err = (data && data.error) || { message: "Something went wrong; please try again" };
+          err.status = response.status;
+          throw err;
+        }
+        return data;
+      });
+    }, function () { throw { message: "No connection; check your internet and try again" }; });
+  }
+
+  function choice(title, sub, onPick) {
+    var b = el("button", "choice");
+    b.type = "button";
+    b.appendChild(el("strong", null, title));
+    if (sub) { b.appendChild(el("small", null, sub)); }
+    b.addEventListener("click", onPick);
+    return b;
+  }
+
+  function fill(box, nodes, empty) {
+    box.textContent = "";
+    if (!nodes.length) { box.appendChild(el("p", "empty", empty)); return; }
+    nodes.forEach(function (n) { box.appendChild(n); });
+  }
+
+  /* --- clinic, branch, specialty --- */
+  function start() {
+    call("GET", "directory").then(function (dir) {
+      state.dir = dir;
+      var branches = dir.branches.map(function (b) {
+        return choice(b.name, b.address || (b.mode === "request" ? "Request a time" : ""), function () { pickBranch(b); });
+      });
+      fill($("branches"), branches, "Online booking is not open at this clinic yet.");
+      if (dir.branches.length === 1) { pickBranch(dir.branches[0]); }
+    }, function (err) { problem(err.message); });
+  }
+
+  function pressed(box, node) {
+    Array.prototype.forEach.call(box.children, function (c) { c.setAttribute("aria-pressed", String(c === node)); });
+  }
+
+  function pickBranch(branch) {
+    state.branch = branch;
+    Array.prototype.forEach.call($("branches").children, function (c) {
+      c.setAttribute("aria-pressed", String(c.textContent.indexOf(branch.name) === 0));
+    });
+    var specs = state.dir.specialties.filter(function (s) { return s.branch_id === branch.id; });
+    $("h-specialty").hidden = false;
+    fill($("specialties"), specs.map(function (s) {
+      var count = doctorsOf(s).length;
+      return choice(s.name, count + (count === 1 ? " doctor" : " doctors"), function (ev) {
+        pressed($("specialties"), ev.currentTarget);
+        pickSpecialty(s);
+      });
+    }), "No specialties at this branch.");
+  }
+
+  function doctorsOf(specialty) {
+    return state.dir.doctors.filter(function (d) {
+      return d.specialty_id === specialty.id && d.branch_ids.indexOf(state.branch.id) >= 0;
+    });
+  }
+
+  function pickSpecialty(specialty) {
+    state.specialty = specialty;
+    if (state.branch.mode === "request") {
+      var today = new Date();
+      $("req-date").min = isoDay(today);
+      $("req-date").value = isoDay(addDays(today, 1));
+      show("request");
+      return;
+    }
+    fill($("doctors"), doctorsOf(specialty).map(function (d) {
+      var sub = [d.specialization, d.qualification, d.fee ? "Fee ₹" + d.fee : ""].filter(Boolean).join(" · ");
+      return choice(d.name, sub, function () { pickDoctor(d); });
+    }), "No doctor takes online bookings in this specialty.");
+    show("doctor");
+  }
+
+  /* --- doctor, day, slot --- */
+  function isoDay(d) {
+    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+  }
+  function addDays(d, n) { var x = new Date(d.getTime()); x.setDate(x.getDate() + n); return x; }
+
+  function pickDoctor(doctor) {
+    state.doctor = doctor;
+    $("picked-doctor").textContent = doctor.name + " · " + state.specialty.name + " · " + state.branch.name;
+    var days = $("days");
+    days.textContent = "";
+    var today = new Date();
+    for (var i = 0; i < 14; i += 1) {
+      (function (d) {
+        var b = el("button", "day");
+        b.type = "button";
+        b.setAttribute("role", "tab");
+        b.setAttribute("data-day", isoDay(d));
+        b.appendChild(el("small", null, d.toLocaleDateString(undefined, { weekday: "short" })));
+        b.appendChild(el("b", null, String(d.getDate())));
+        b.appendChild(el("small", null, d.toLocaleDateString(undefined, { month: "short" })));
+        b.addEventListener("click", function () { pickDay(isoDay(d)); });
+        days.appendChild(b);
+      })(addDays(today, i));
+    }
+    show("when");
+    pickDay(isoDay(today));
+  }
+
+  function pickDay(day) {
+    state.day = day;
+    Array.prototype.forEach.call($("days").children, function (b) {
+      b.setAttribute("aria-selected", String(b.getAttribute("data-day") === day));
+    });
+    var box = $("slots");
+    box.textContent = "";
+    box.appendChild(el("p", "empty", "Looking for free times…"));
+    var q = "slots?branch=" + state.branch.id + "&doctor=" + state.doctor.id + "&date=" + day;
+    call("GET", q).then(function (data) {
+      if (state.day !== day) { return; }
+      fill(box, data.slots.map(slotButton), "No free times this day. Try another day.");
+    }, function (err) { box.textContent = ""; problem(err.message); });
+  }
+
+  function slotButton(slot) {
+    var b = el("button", "slot", slot.label);
+    b.type = "button";
+    b.setAttribute("data-start", slot.start);
+    b.addEventListener("click", function () { pickSlot(slot); });
+    return b;
+  }
+
+  function pickSlot(slot) {
+    state.slot = slot;
+    state.request = null;
+    $("picked-slot").textContent = whenText(slot) + " · " + state.doctor.name;
+    show("you");
+    $("name").focus();
+  }
+
+  function whenText(slot) {
+    var d = new Date(slot.local.slice(0, 10) + "T00:00:00");
+    return d.toLocaleDateString(undefined, { weekday: "long", day: "numeric", month: "long" }) + ", " + slot.label;
+  }
+
+  /* --- request mode --- */
+  $("req-next").addEventListener("click", function () {
+    var day = $("req-date").value;
+    if (!day) { problem("Pick a day"); return; }
+    var picked = document.querySelector("input[name=window]:checked");
+    state.request = { date: day, window: picked ? picked.value : "any" };
+    state.slot = null;
+    $("picked-slot").textContent = state.specialty.name + " · " + day + " · " + state.request.window;
+    show("you");
+  });
+
+  /* --- details and code --- */
+  function person() {
+    return { name: $("name").value.trim(), phone: $("phone").value.trim(), age: $("age").value.trim() };
+  }
+
+  function invalid(id, message) {
+    var input = $(id);
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+    problem(message);
+    return false;
+  }
+
+  function checkPerson(p) {
+    ["name", "phone", "age"].forEach(function (id) { $(id).removeAttribute("aria-invalid"); });
+    if (p.name.length < 2) { return invalid("name", "Enter the patient's full name"); }
+    if (p.phone.replace(/\D/g, "").length < 10) { return invalid("phone", "Enter a 10-digit mobile number"); }
+    if (!/^\d{1,3}$/.test(p.age) || Number(p.age) > 120) { return invalid("age", "Enter the age in years (0–120)"); }
+    return true;
+  }
+
+  var resendTimer = null;
+  function sendCode() {
+    var p = person();
+    if (!checkPerson(p)) { return; }
+    var button = $("send-code");
+    button.disabled = true;
+    call("POST", "code", { phone: p.phone, branch: state.branch.id }).then(function (sent) {
+      state.phone = p.phone;
+      state.ticket = null;
+      $("code-sent").textContent = "We sent a code on WhatsApp to " + sent.sent_to + ". It is valid for 5 minutes.";
+      summary(p);
+      $("alternatives").hidden = true;
+      show("code");
+      $("code").value = "";
+      $("code").focus();
+      waitResend(sent.resend_after);
+    }, function (err) {
+      if (err.field === "phone") { invalid("phone", err.message); } else { problem(err.message); }
+    }).then(function () { button.disabled = false; });
+  }
+
+  function waitResend(iso) {
+    var resend = $("resend");
+    resend.disabled = true;
+    clearInterval(resendTimer);
+    resendTimer = setInterval(function () {
+      var left = Math.ceil((new Date(iso).getTime() - Date.now()) / 1000);
+      if (left <= 0) { clearInterval(resendTimer); resend.disabled = false; resend.textContent = "Resend code"; return; }
+      resend.textContent = "Resend code in " + left + " s";
+    }, 500);
+  }
+
+  function summary(p) {
+    var box = $("summary");
+    box.textContent = "";
+    var dl = el("dl");
+    var rows = [["Patient", p.name + ", " + p.age + " years"], ["Doctor / specialty", state.slot ? state.doctor.name : state.specialty.name],
+                ["When", state.slot ? whenText(state.slot) : state.request.date + " · " + state.request.window], ["Where", state.branch.name]];
+    rows.forEach(function (r) { dl.appendChild(el("dt", null, r[0])); dl.appendChild(el("dd", null, r[1])); });
+    box.appendChild(dl);
+  }
+
+  function confirm() {
+    var code = $("code").value.trim();
+    if (!state.ticket && !/^\d{6}$/.test(code)) { invalid("code", "Enter the 6-digit code from WhatsApp"); return; }
+    var button = $("confirm");
+    button.disabled = true;
+    var verified = state.ticket ? Promise.resolve(state.ticket) :
+      call("POST", "verify", { phone: state.phone, code: code }).then(function (r) { state.ticket = r.ticket; return r.ticket; });
+    verified.then(finish).catch(function (err) {
+      if (err.code === "phone_not_verified") { state.ticket = null; }
+      if (err.code === "slot_taken") { offer(err.alternatives || []); }
+      if (err.field === "code") { invalid("code", err.message + (err.attempts_left ? " (" + err.attempts_left + " tries left)" : "")); }
+      else { problem(err.message); }
+    }).then(function () { button.disabled = false; });
+  }
+
+  function finish(ticket) {
+    var p = person();
+    var body = { ticket: ticket, phone: state.phone, name: p.name, age: p.age, branch: state.branch.id };
+    if (state.slot) {
+      body.doctor = state.doctor.id;
+      body.slot = state.slot.start;
+      return call("POST", "book", body).then(function (done) {
+        $("h-done").textContent = "Booked";
+        $("done-text").textContent = done.doctor + ", " + whenText({ local: done.local, label: done.local.slice(11, 16) }) + " at " + done.branch + ".";
+        show("done");
+      });
+    }
+    body.specialty = state.specialty.id;
+    body.date = state.request.date;
+    body.window = state.request.window;
+    return call("POST", "request", body).then(function () {
+      $("h-done").textContent = "Request sent";
+      $("done-text").textContent = "The desk will confirm your time on WhatsApp, or suggest another.";
+      show("done");
+    });
+  }
+
+  function offer(alternatives) {
+    var box = $("alternatives");
+    box.hidden = false;
+    fill(box, alternatives.map(function (slot) {
+      var b = el("button", "slot", slot.label);
+      b.type = "button";
+      b.title = whenText(slot);
+      b.addEventListener("click", function () {
+        state.slot = slot;
+        summary(person());
+        confirm();
+      });
+      return b;
+    }), "No other free times soon; pick another day.");
+  }
+
+  $("you-form").addEventListener("submit", function (ev) { ev.preventDefault(); sendCode(); });
+  $("code-form").addEventListener("submit", function (ev) { ev.preventDefault(); confirm(); });
+  $("resend").addEventListener("click", function () { show("you"); sendCode(); });
+  $("you-back").addEventListener("click", function () { show(state.slot ? "when" : "request"); });
+  $("again").addEventListener("click", function () { state.ticket = null; show("where"); });
+  Array.prototype.forEach.call(document.querySelectorAll("[data-back]"), function (b) {
+    b.addEventListener("click", function () { show(b.getAttribute("data-back")); });
+  });
+  show("where");
+  start();
+})();
