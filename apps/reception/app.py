@@ -44,6 +44,7 @@ pages = [
     *allowed("queue.issue", "desk.py", "Desk", ":material/support_agent:"),
     *allowed("appointment.read", "day_board.py", "Day board", ":material/view_week:"),
     *allowed("appointment.read", "calendar.py", "Calendar", ":material/calendar_month:"),
+    *allowed("appointment.book", "requests.py", "Web requests", ":material/travel_explore:"),
     *allowed("patient.search", "patients.py", "Patients", ":material/search:"),
     *allowed("patient.read", "patient.py", "Patient", ":material/person:"),
     *allowed("billing.write", "billing.py", "Billing", ":material/receipt_long:"),
