@@ -30,6 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from api import v1 as api_v1
+from api.limits import PartnerLimiter
 from core.clock import Clock, system_clock
 from core.messaging.inbound import Handler
 from core.messaging.inbound_limits import InboundLimiter
@@ -150,6 +152,7 @@ def create_app(
             *signage_routes.routes,
             *webhook_routes.routes,
             *booking_routes.routes,  # the public booking page, /book/{clinic}
+            *api_v1.routes,
             *simulator.routes_for(settings),  # only when enabled (qlink demo)
         ],
         middleware=[
@@ -165,6 +168,7 @@ def create_app(
     app.state.whatsapp = whatsapp
     app.state.relay = relay
     app.state.clock = clock
+    app.state.partner_limiter = PartnerLimiter(settings.redis_url)
     app.state.metrics = app_metrics
     app.state.requests = app_metrics.requests
     app.state.migration_head = ScriptDirectory.from_config(

@@ -43,6 +43,7 @@ from core.clinical import (
     formulary,
     glance,
     lab_catalogue,
+    lab_returns,
     lab_worklist,
     prescription_pdf,
     prescriptions,
@@ -70,6 +71,8 @@ from core.messaging.conversation import handle_inbound
 from core.messaging.flows import booking as flow_booking
 from core.messaging.flows import tokens as flow_tokens
 from core.messaging.inbound_types import InboundMessage
+from core.partners import bookings as partner_bookings
+from core.partners import keys as partner_keys
 from core.patients import background, consent, importing, profile, registry, rules, views
 from core.patients.consent import ConsentGrant
 from core.patients.phones import PhoneVault
@@ -207,7 +210,25 @@ def world(session: Session, clinic_a: Clinic, clinic_b: Clinic) -> World:
     world.lab.update(_clinical(session, desk, world))
     world.lab.update(_configuration(session, desk, world))
     world.lab["web_request"] = _web_request(session, world)
+    world.lab.update(_partners(session, world))
     return world
+
+
+def _partners(session: Session, w: World) -> dict[str, int]:
+    """A partner API client of clinic_a and one booking it made (16:00 local)."""
+    new = partner_keys.create_api_client(session, w.actor(w.a), name="Partner")
+    client = partner_keys.authenticate_key(session, partner_keys.parse_key(new.key))
+    actor = partner_keys.partner_actor(client, clock=FrozenClock(NOW))
+    ask = partner_bookings.BookingAsk(
+        client.id,
+        "order-1",
+        "0" * 64,
+        w.doctor,
+        dt.datetime(2026, 12, 7, 10, 30, tzinfo=dt.UTC),
+        partner_bookings.PatientDetails("Asha Nair", "98111 11111"),
+    )
+    view, _ = partner_bookings.book_for_partner(session, actor, ask=ask, vault=VAULT)
+    return {"api_client": client.id, "api_booking": view.appointment_id}
 
 
 def _web_request(session: Session, w: World) -> int:
@@ -872,6 +893,9 @@ NOT_FOUND.update(
         lab_worklist.patient_results: lambda w, who: lab_worklist.patient_results(
             w.s, w.actor(who), patient_id=w.patient.id
         ),
+        lab_returns.results_back: lambda w, who: lab_returns.results_back(
+            w.s, w.actor(who), doctor_id=w.doctor
+        ),
         uploads.upload_document: lambda w, who: uploads.upload_document(
             w.s, w.actor(who), patient_id=w.patient.id, kind="report", filename="r", content=PDF
         ),
@@ -1166,6 +1190,54 @@ EXEMPT = {
     "core.scheduling.calendar_feeds.busy_blocks",
     # the ticker's platform-scope step, for a feed due_feeds listed
     "core.scheduling.calendar_feeds.refresh_feed",
+}
+
+
+# the partner API (issue 15): a client of clinic_a and the booking it made
+_PARTNER_ASK = partner_bookings.PatientDetails("Kiran Das", "98222 22222")
+NOT_FOUND.update(
+    {
+        partner_keys.revoke_api_client: lambda w, who: partner_keys.revoke_api_client(
+            w.s, w.actor(who), client_id=w.lab["api_client"]
+        ),
+        partner_bookings.partner_availability: lambda w, who: partner_bookings.partner_availability(
+            w.s, w.actor(who), doctor_id=w.doctor, on_date=DAY, branch_id=w.a.branch.id
+        ),
+        partner_bookings.partner_booking: lambda w, who: partner_bookings.partner_booking(
+            w.s, w.actor(who), client_id=w.lab["api_client"], appointment_id=w.lab["api_booking"]
+        ),
+        partner_bookings.cancel_partner_booking: lambda w, who: (
+            partner_bookings.cancel_partner_booking(
+                w.s,
+                w.actor(who),
+                client_id=w.lab["api_client"],
+                appointment_id=w.lab["api_booking"],
+                reason="x",
+            )
+        ),
+        partner_bookings.reschedule_partner_booking: lambda w, who: (
+            partner_bookings.reschedule_partner_booking(
+                w.s,
+                w.actor(who),
+                client_id=w.lab["api_client"],
+                appointment_id=w.lab["api_booking"],
+                new_slot_start=LATER,
+            )
+        ),
+        partner_bookings.book_for_partner: lambda w, who: partner_bookings.book_for_partner(
+            w.s,
+            w.actor(who),
+            ask=partner_bookings.BookingAsk(
+                w.lab["api_client"], "order-2", "1" * 64, w.doctor, LATER, _PARTNER_ASK
+            ),
+            vault=VAULT,
+        ),
+    }
+)
+EXEMPT |= {
+    # the partner API's key names its clinic; the service scopes the session from it first
+    "core.partners.keys.authenticate_key",
+    "core.partners.keys.clinic_origins",
 }
 
 
