@@ -11,6 +11,11 @@ from core import clinic_config, tenancy
 from core.queue.allocation import STRATEGIES
 from core.queue.scoring import DEFAULT_WEIGHTS
 
+
+def _label(strategy: str) -> str:
+    return strategy.replace("_", " ")
+
+
 rt, staff = page("Clinic set-up")
 branches = read(rt, staff, clinic_config.clinic_structure)
 
@@ -59,7 +64,9 @@ with right.form("add_department"):
     )
     code = st.text_input("Token prefix (2-6 letters)", key="cfg_dept_code")
     dname = st.text_input("Name", key="cfg_dept_name")
-    strategy = st.selectbox("Allocation of walk-ins", STRATEGIES, key="cfg_dept_strategy")
+    strategy = st.selectbox(
+        "Allocation of walk-ins", STRATEGIES, format_func=_label, key="cfg_dept_strategy"
+    )
     if st.form_submit_button("Add department"):
         command(
             rt,
@@ -79,7 +86,7 @@ if depts:
         did = st.selectbox(
             "Department", list(depts), format_func=depts.__getitem__, key="cfg_alloc_dept"
         )
-        chosen = st.selectbox("Strategy", STRATEGIES, key="cfg_alloc_strategy")
+        chosen = st.selectbox("Strategy", STRATEGIES, format_func=_label, key="cfg_alloc_strategy")
         if st.form_submit_button("Save allocation"):
             command(
                 rt,
