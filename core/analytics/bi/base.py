@@ -232,6 +232,18 @@ class KpiCache:
                 self._items.pop(next(iter(self._items)))
         return value
 
+    def daily(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """A value that changes once a day (the no-show model fitted on the days before
+        today): kept under ``key`` (which must name the tenant and the day), computed once."""
+        full = ("daily", *key)
+        with self._lock:
+            if full in self._items:
+                return self._items[full]
+        value = compute()
+        with self._lock:
+            self._items[full] = value
+        return value
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

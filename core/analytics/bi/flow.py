@@ -26,7 +26,7 @@ from core.analytics.bi.base import (
     narrow,
     resolve,
 )
-from core.analytics.no_show import WEEKDAYS, fit_no_show_model, no_show_scores
+from core.analytics.no_show import WEEKDAYS, NoShowModel, fit_no_show_model, no_show_scores
 from core.analytics.peaks import peak_hour_forecast
 from core.context import Actor
 from db.models import (
@@ -40,6 +40,7 @@ from db.models import (
     ScheduleBreak,
 )
 
+MODEL_DAYS = 60  # the no-show model learns from this many days before today
 HISTORY_WEEKS = 8  # footfall is compared with the same weekday of this many weeks before
 
 
@@ -426,14 +427,22 @@ def highest_risk_upcoming(
     today: dt.date,
     days: int = 7,
     limit: int = 15,
+    cache: KpiCache | None = None,
 ) -> KpiTable:
     """The still-scheduled appointments of the next ``days`` days most likely to be missed.
 
-    One model is fitted on the 90 days before ``today`` and scores every day; each row says why
-    (the model's strongest reasons).
+    One model is fitted on the ``MODEL_DAYS`` days before ``today`` and scores every day; each
+    row says why (the model's strongest reasons). With a ``cache`` the model is fitted once a
+    day per clinic (fitting is the slow part: seconds on a busy network).
     """
     scope = resolve(session, actor, f)
-    model = fit_no_show_model(session, actor, until=today)
+
+    def fit() -> NoShowModel:
+        return fit_no_show_model(session, actor, until=today, days=MODEL_DAYS)
+
+    model: NoShowModel = (
+        cache.daily((scope.tenant_id, "no_show_model", today), fit) if cache else fit()
+    )
     names = doctor_names(session, scope.tenant_id)
     risks = []
     for n in range(days):
