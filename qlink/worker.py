@@ -49,6 +49,7 @@ def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Even
 
     from workers.broker import LEASE_ENV, WORKER_TIMEOUT_MS, setup_broker
     from workers.ticker import (
+        FEED_SECONDS,
         OFFER_SECONDS,
         REMINDER_SECONDS,
         RETENTION_SECONDS,
@@ -66,13 +67,20 @@ def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Even
     command += ["--processes", str(args.processes), "--threads", str(args.threads)]
     workers = subprocess.Popen(command, env=env)
     setup_broker(settings)
-    from workers.actors import expire_offers, purge_retention, send_reminders, sweep_outbox
+    from workers.actors import (
+        expire_offers,
+        purge_retention,
+        refresh_calendar_feeds,
+        send_reminders,
+        sweep_outbox,
+    )
 
     print(f"qlink worker: dramatiq pid {workers.pid} on Redis", file=sys.stderr, flush=True)
     jobs = {
         "outbox_sweep": (SWEEP_SECONDS, lambda: sweep_outbox.send()),
         "reminders": (REMINDER_SECONDS, lambda: send_reminders.send()),
         "offers": (OFFER_SECONDS, lambda: expire_offers.send()),
+        "calendar_feeds": (FEED_SECONDS, lambda: refresh_calendar_feeds.send()),
         "retention": (RETENTION_SECONDS, lambda: purge_retention.send()),
     }
     try:

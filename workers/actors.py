@@ -82,6 +82,14 @@ def expire_offers() -> None:
         ticker.expire_offers(runtime().database)
 
 
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=300_000)
+def refresh_calendar_feeds() -> None:
+    """Read the doctors' due calendar feeds into busy blocks (enqueued every minute)."""
+    runtime().get_relay()
+    if runtime().database is not None:
+        ticker.refresh_calendar_feeds(runtime().database)
+
+
 @dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=600_000)
 def purge_retention() -> None:
     """Purge message bodies past each clinic's retention (enqueued daily by the ticker)."""

@@ -4,7 +4,8 @@ With Redis a slot is claimed with ``SET key NX EX``; embedded (no Redis) with an
 ``job_claims`` (``core.messaging.jobs``), so two service processes never both run a slot. Jobs:
 the outbox sweep (every ``SWEEP_SECONDS``, Redis workers only), appointment reminders (every
 minute), waiting-list offers whose time ran out (every minute: expired and passed on to the next
-waiting patient) and the retention purge (daily).
+waiting patient), doctors' calendar feeds (ICS, every minute for the feeds not read in the last
+10 minutes; ``core.scheduling.calendar_feeds``) and the retention purge (daily).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from core.clock import Clock, system_clock
 from core.messaging import jobs as job_claims
 from core.messaging import reminders, retention
-from core.scheduling import waitlist_offers
+from core.scheduling import calendar_feeds, waitlist_offers
 from db.engine import ALL_TENANTS, Database
 
 log = logging.getLogger("qlink.ticker")
@@ -26,6 +27,8 @@ SWEEP_SECONDS = 0.2
 REMINDER_SECONDS = 60.0
 OFFER_SECONDS = 60.0
 RETENTION_SECONDS = 86_400.0
+FEED_SECONDS = 60.0
+FEED_TIMEOUT = 10.0
 Jobs = dict[str, tuple[float, Callable[[], object]]]
 
 
@@ -119,12 +122,52 @@ def purge_retention(database: Database, clock: Clock = system_clock) -> int:
     return total
 
 
+def fetch_feed(url: str) -> tuple[bytes | None, str | None]:
+    """GET a calendar feed (10 s, at most 2 MB, redirects followed); (content, error)."""
+    import httpx
+
+    try:
+        with httpx.stream("GET", url, timeout=FEED_TIMEOUT, follow_redirects=True) as response:
+            if response.status_code != 200:
+                return None, f"HTTP {response.status_code}"
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > calendar_feeds.MAX_BYTES:
+                    return None, "larger than 2 MB"
+            return body, None
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:300]
+
+
+def refresh_calendar_feeds(
+    database: Database,
+    clock: Clock = system_clock,
+    fetch: Callable[[str], tuple[bytes | None, str | None]] = fetch_feed,
+) -> int:
+    """Read every due calendar feed into its busy blocks (no transaction open while fetching);
+    return how many were read."""
+    with database.transaction(ALL_TENANTS, readonly=True) as session:
+        due = calendar_feeds.due_feeds(session, now=clock())
+    for feed in due:
+        content, error = fetch(feed.url)
+        with database.transaction(feed.tenant_id) as session:
+            calendar_feeds.refresh_feed(
+                session, feed.tenant_id, feed.feed_id, content=content, error=error, now=clock()
+            )
+    return len(due)
+
+
 def message_jobs(database: Database, clock: Clock = system_clock) -> Jobs:
     """The reminder, offer-expiry and retention jobs, run in this process (the embedded
     service)."""
     return {
         "reminders": (REMINDER_SECONDS, functools.partial(send_reminders, database, clock)),
         "offers": (OFFER_SECONDS, functools.partial(expire_offers, database, clock)),
+        "calendar_feeds": (
+            FEED_SECONDS,
+            functools.partial(refresh_calendar_feeds, database, clock),
+        ),
         "retention": (RETENTION_SECONDS, functools.partial(purge_retention, database, clock)),
     }
 

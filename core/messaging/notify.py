@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.messaging.booking_notices import NOTICES, NoNotice, notice_for
 from core.messaging.catalogue import LANGUAGES, text
 from core.messaging.dates import when_label
 from core.messaging.messages import DOCUMENT, Document, Message, Recipient, Template, Text
@@ -34,7 +35,7 @@ from db.models import Patient, QueueToken, WhatsAppMessage, WhatsAppNumber
 QUEUE_INTENTS = (NOW_SERVING, NEAR_TURN, ETA_SHIFT, DELAY)
 # intents about one appointment: the reminder's parameters, template "qlink_<kind suffix>"
 APPOINTMENT_INTENTS = (*REMINDERS, BOOKING_CONFIRMED)
-INTENTS = (*QUEUE_INTENTS, *APPOINTMENT_INTENTS, DOCUMENT, RATING_REQUEST, SLOT_OFFER)
+INTENTS = (*QUEUE_INTENTS, *APPOINTMENT_INTENTS, DOCUMENT, RATING_REQUEST, SLOT_OFFER, *NOTICES)
 TEMPLATE_PREFIX = "qlink_"  # now_serving -> template "qlink_now_serving", same parameters
 # Outside the window a stored document goes out as this template: a document header and one
 # body parameter, the caption (or the filename) -- "Your {{1}} from the clinic is attached."
@@ -69,6 +70,8 @@ def render(
         return _reminder(session, tenant_id, kind, payload, vault)
     if kind == RATING_REQUEST:
         return _rating_request(session, tenant_id, payload, vault)
+    if kind in NOTICES:
+        return _web_notice(session, tenant_id, kind, payload, vault)
     if kind == SLOT_OFFER:
         return _slot_offer(session, tenant_id, payload, vault, now)
     if kind == DOCUMENT:
@@ -122,6 +125,16 @@ def _rating_request(
     recipient = _recipient(session, tenant_id, request.branch_id, patient, vault)
     lang = patient.preferred_language if patient.preferred_language in LANGUAGES else "en"
     return Rendered(recipient, request.message(lang), request.fallback(lang))
+
+
+def _web_notice(
+    session: Session, tenant_id: int, kind: str, payload: dict[str, Any], vault: PhoneVault
+) -> Rendered:
+    try:
+        notice = notice_for(session, tenant_id, kind, payload, vault)
+    except NoNotice as exc:
+        raise NotRenderable(str(exc)) from exc
+    return Rendered(notice.recipient, notice.message, notice.fallback)
 
 
 def _slot_offer(

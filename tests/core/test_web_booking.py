@@ -443,3 +443,74 @@ def test_parse_busy_is_dst_correct():
     assert ("10-26 09:00", "10:00") in utc
     assert ("11-02 09:00", "10:00") in utc
     assert ("10-26 12:00", "13:00") in utc  # floating time read in the clinic's zone (GMT)
+
+
+def test_notices_render_for_the_relay_and_reminders_cover_web_bookings(session, web):
+    from core.messaging import notify
+    from core.messaging.reminders import REMINDER_24H, write_reminders
+
+    clinic, doctor = web
+    ticket = verified(session, clinic)
+    booking = web_booking.book_online(
+        session,
+        clinic.tenant_id,
+        ticket=ticket,
+        phone=PHONE,
+        full_name="Meera Nair",
+        age_years=34,
+        doctor_id=doctor.id,
+        branch_id=clinic.branch.id,
+        slot_start=at(9),
+        vault=VAULT,
+        now=NOW,
+    )
+    day_before = at(9) - dt.timedelta(hours=20)
+    assert write_reminders(session, now=day_before) >= 1
+    due = session.scalars(
+        select(OutboxMessage.payload).where(
+            OutboxMessage.tenant_id == clinic.tenant_id, OutboxMessage.kind == REMINDER_24H
+        )
+    ).all()
+    assert {"appointment_id": booking.appointment_id} in due
+
+    desk = dataclasses.replace(clinic.receptionist, clock=FrozenClock(NOW))
+    web_booking.cancel_web_booking(
+        session, desk, appointment_id=booking.appointment_id, reason="Travelling"
+    )
+    cancelled = notify.render(
+        session,
+        clinic.tenant_id,
+        web_booking.BOOKING_CANCELLED,
+        {"appointment_id": booking.appointment_id},
+        VAULT,
+    )
+    assert cancelled.recipient.wa_id == PHONE.lstrip("+")
+    assert (
+        "is cancelled" in cancelled.message.body and "07 Dec 2026, 09:00" in cancelled.message.body
+    )
+    assert cancelled.fallback.name == "qlink_booking_cancelled"
+
+    web_booking.set_booking_mode(session, clinic.admin, branch_id=clinic.branch.id, mode="request")
+    request = web_requests.request_booking(
+        session,
+        clinic.tenant_id,
+        ticket=verified(session, clinic, NOW + dt.timedelta(minutes=1)),
+        phone=PHONE,
+        full_name="Meera Nair",
+        age_years=34,
+        branch_id=clinic.branch.id,
+        preferred_date=MONDAY,
+        window="any",
+        vault=VAULT,
+        now=NOW,
+    )
+    web_requests.propose_booking_request(
+        session, desk, request_id=request.id, proposed_start=at(11), note="Bring old reports."
+    )
+    proposed = notify.render(
+        session, clinic.tenant_id, web_requests.REQUEST_PROPOSED, {"request_id": request.id}, VAULT
+    )
+    assert "07 Dec 2026, 11:00" in proposed.message.body
+    assert "Bring old reports." in proposed.message.body
+    assert proposed.fallback.name == "qlink_booking_proposed"
+    assert proposed.fallback.params == ("Meera Nair", "07 Dec 2026, 11:00", "Main branch")
