@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from html import escape
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -16,7 +15,7 @@ import streamlit as st
 from apps.common.auth import Staff
 from apps.common.runtime import Runtime
 from apps.common.widgets import STATUS_STYLE, chip
-from apps.reception import calendar_waiting
+from apps.reception import calendar_waiting, profile_link
 from apps.reception.calendar_actions import FOUND, PATIENT, PICK, act, show_flash
 from core.errors import DomainError
 from core.patients import search_patients
@@ -30,8 +29,6 @@ from core.scheduling.day_calendar import Cell, DayCalendar
 from core.scheduling.day_view import BoardRow, DoctorDay
 from core.scheduling.slots import available_slots
 
-PROFILE = "qlink_profile_patient"  # read by views/patient.py
-PATIENT_PAGE = Path(__file__).parent / "views" / "patient.py"
 GRID_PX = 545
 REASONS = ("Patient asked", "Doctor unavailable", "Booked by mistake", "Other")
 _COLOURS = "".join(
@@ -353,5 +350,4 @@ def _cancel(rt: Runtime, staff: Staff, row: BoardRow, reason: str) -> None:
 
 
 def _open_profile(patient_id: int) -> None:
-    st.session_state[PROFILE] = patient_id
-    st.switch_page(st.Page(PATIENT_PAGE))
+    profile_link.open_profile(patient_id)

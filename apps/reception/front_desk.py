@@ -12,7 +12,7 @@ import streamlit as st
 
 from apps.common import auth
 from apps.common.runtime import Runtime
-from apps.reception import live_queues, token_slip
+from apps.reception import live_queues, profile_link, token_slip
 from core.errors import DomainError
 from core.patients import PatientSummary, register_patient, search_patients
 from core.queue.desk_view import DeskSnapshot, TodaysAppointment, todays_appointments
@@ -163,7 +163,10 @@ def give_token(rt: Runtime, patient: PatientSummary, snap: DeskSnapshot) -> None
         key="desk_target",
         index=0 if targets else None,
     )
-    if st.button(
+    issue_col, profile_col = st.columns([3.2, 1], gap="small")
+    with profile_col:  # the picked result's profile (history, bills, details)
+        profile_link.button(staff.actor, patient.id, key="desk_profile")
+    if issue_col.button(
         f"Token for {patient.full_name}", key="desk_issue", type="primary",
         icon=":material/confirmation_number:", shortcut="Ctrl+Enter", width="stretch",
         disabled=target is None, help="Issue the token (Ctrl+Enter)",

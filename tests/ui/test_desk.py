@@ -258,3 +258,12 @@ def session_of(front: Front) -> DoctorSession:
         )
     assert row is not None
     return row
+
+
+def test_the_picked_result_opens_the_patients_profile(front):
+    at = find_ravi(signed_in(front))
+    at.button(key="desk_profile").click().run()
+    assert not at.exception, at.exception
+    page = text(at)
+    assert "Ravi Sharma" in page and "No known allergies" in page
+    assert at.button(key="profile_other").label == "Other patient"

@@ -236,3 +236,13 @@ def test_a_booking_on_the_calendar_opens_the_profile(desk):
     at.button(key="cal_booking_profile").click().run()
     assert not at.exception, at.exception
     assert any("Allergies" in m.value for m in at.markdown)
+
+
+def test_a_result_on_the_patients_page_opens_the_profile(desk):
+    at = signed_in(desk, "views/patients.py")
+    at.text_input(key="patient_query").input("ravi").run()
+    at.button(key=f"patients_profile_{desk.ravi}").click().run()
+    assert not at.exception, at.exception
+    page = "\n".join(m.value for m in at.markdown)
+    assert "Ravi Sharma" in page and "Penicillin" in page  # the profile's header and allergies
+    assert at.button(key="profile_other").label == "Other patient"

@@ -1,7 +1,8 @@
 """Patient profile: demographics, guardian and consents, allergies and conditions (read-only),
 appointments, tokens, visits and bills; details edited through core (audited).
 
-The patient comes from the calendar or desk (``qlink_profile_patient``) or the search here.
+The patient comes from the calendar, the desk's search or the patients page
+(``profile_link.PROFILE``) or the search here.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import streamlit as st
 
 from apps.common import auth
 from apps.common.runtime import runtime
-from apps.reception import profile_edit
+from apps.reception import profile_edit, profile_link
 from core.errors import DomainError
 from core.patients import search_patients
 from core.patients.profile import Line, Profile, patient_profile
 
-CHOSEN = "qlink_profile_patient"
+CHOSEN = profile_link.PROFILE
 HISTORY_PX = 330
 
 rt = runtime()

@@ -1,4 +1,5 @@
-"""Patients: one search box (name, phone, last four digits or code); phones always masked."""
+"""Patients: one search box (name, phone, last four digits or code); phones always masked;
+a button per result opens the patient's profile."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import streamlit as st
 
 from apps.common import auth
 from apps.common.runtime import runtime
+from apps.reception import profile_link
 from core.errors import DomainError
 from core.patients import PatientSummary, search_patients
 
 RESULTS = "qlink_patients_last_search"  # auth.forget() drops qlink_* keys
 LIMIT = 20
+PROFILE_COLUMNS = 4
 ROW_PX, HEADER_PX, MAX_ROWS = 35, 38, 14
 COLUMNS = {
     "Code": st.column_config.TextColumn(width="small"),
@@ -83,6 +86,24 @@ def search_box() -> None:
     )
     more = f" (the first {LIMIT}: type more of the name, or search by phone)"
     st.caption(f"{len(found)} patients" + (more if len(found) == LIMIT else ""))
+    profiles(found)
+
+
+def profiles(found: list[PatientSummary]) -> None:
+    """One button per result opening its profile (roles that may read one)."""
+    if not profile_link.allowed(staff.actor):
+        return
+    columns = st.columns(PROFILE_COLUMNS, gap="small")
+    for index, p in enumerate(found):
+        with columns[index % PROFILE_COLUMNS]:
+            if st.button(
+                f"{p.code} · {p.full_name}",
+                key=f"patients_profile_{p.id}",
+                icon=":material/person:",
+                help="Open the profile",
+                width="stretch",
+            ):
+                profile_link.open_profile(p.id)
 
 
 st.markdown("### Patients")
