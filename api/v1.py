@@ -96,7 +96,7 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status)
 
 
-def _domain(exc: DomainError) -> JSONResponse:
+def domain_response(exc: DomainError) -> JSONResponse:
     status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 422)
     field = getattr(exc, "field", None)
     response = _error(status, exc.code, exc.message, **({"field": field} if field else {}))
@@ -129,7 +129,9 @@ def _cors(response: Response, origin: str | None, allowed: list[str]) -> Respons
     return response
 
 
-async def _call(request: Request, op: Op, *, readonly: bool = False, ok: int = 200) -> Response:
+async def call(
+    request: Request, op: Op, *, readonly: bool = False, media_type: str = "application/json"
+) -> Response:
     """Run ``op`` for the request's key inside one transaction; translate errors to JSON."""
     state = request.app.state
     limiter: PartnerLimiter = state.partner_limiter
@@ -147,11 +149,13 @@ async def _call(request: Request, op: Op, *, readonly: bool = False, ok: int = 2
     except _Limited as exc:
         return _too_many(exc.retry_after)
     except _Failed as exc:
-        return _cors(_domain(exc.error), origin, exc.origins)
+        return _cors(domain_response(exc.error), origin, exc.origins)
     except DomainError as exc:  # before the key was known good: no CORS
-        return _domain(exc)
-    status, value = (ok, done.value) if not isinstance(done.value, tuple) else done.value
-    return _cors(JSONResponse(value.model_dump(mode="json"), status), origin, done.origins)
+        return domain_response(exc)
+    status, value = done.value if isinstance(done.value, tuple) else (200, done.value)
+    body = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    response = JSONResponse(body, status, media_type=media_type)
+    return _cors(response, origin, done.origins)
 
 
 def _run(
@@ -211,7 +215,7 @@ async def availability(request: Request) -> Response:
         branch_id = _int(q.get("branch_id"), "branch_id")
         on_date = _date(q.get("date"))
     except DomainError as exc:
-        return _domain(exc)
+        return domain_response(exc)
 
     def op(session: Session, actor: Actor, _client: ApiClient) -> AvailabilityOut:
         slots = bookings.partner_availability(
@@ -224,7 +228,7 @@ async def availability(request: Request) -> Response:
             slots=[_slot(s) for s in slots],
         )
 
-    return await _call(request, op, readonly=True)
+    return await call(request, op, readonly=True)
 
 
 def _date(raw: str | None) -> dt.date:
@@ -242,7 +246,7 @@ async def create_booking(request: Request) -> Response:
             raise ValidationFailed("Send an Idempotency-Key header (1-80 of A-Z a-z 0-9 _ . : -)")
         body: BookingIn = await _parse(request, BookingIn)
     except DomainError as exc:
-        return _domain(exc)
+        return domain_response(exc)
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     vault = PhoneVault(request.app.state.settings.data_key)
 
@@ -262,7 +266,7 @@ async def create_booking(request: Request) -> Response:
         view, replayed = bookings.book_for_partner(session, actor, ask=ask, vault=vault)
         return (200 if replayed else 201), _booking(view)
 
-    response = await _call(request, op)
+    response = await call(request, op)
     if response.status_code == 200:
         response.headers["idempotency-replayed"] = "true"
     return response
@@ -273,7 +277,7 @@ async def get_booking(request: Request) -> Response:
     try:
         booking_id = _int(request.path_params["booking_id"], "booking_id")
     except DomainError as exc:
-        return _domain(exc)
+        return domain_response(exc)
 
     def op(session: Session, actor: Actor, client: ApiClient) -> BookingOut:
         view = bookings.partner_booking(
@@ -281,7 +285,7 @@ async def get_booking(request: Request) -> Response:
         )
         return _booking(view)
 
-    return await _call(request, op, readonly=True)
+    return await call(request, op, readonly=True)
 
 
 async def cancel_booking(request: Request) -> Response:
@@ -290,7 +294,7 @@ async def cancel_booking(request: Request) -> Response:
         booking_id = _int(request.path_params["booking_id"], "booking_id")
         body: CancelIn = await _parse(request, CancelIn)
     except DomainError as exc:
-        return _domain(exc)
+        return domain_response(exc)
 
     def op(session: Session, actor: Actor, client: ApiClient) -> BookingOut:
         view = bookings.cancel_partner_booking(
@@ -298,7 +302,7 @@ async def cancel_booking(request: Request) -> Response:
         )
         return _booking(view)
 
-    return await _call(request, op)
+    return await call(request, op)
 
 
 async def reschedule_booking(request: Request) -> Response:
@@ -307,7 +311,7 @@ async def reschedule_booking(request: Request) -> Response:
         booking_id = _int(request.path_params["booking_id"], "booking_id")
         body: RescheduleIn = await _parse(request, RescheduleIn)
     except DomainError as exc:
-        return _domain(exc)
+        return domain_response(exc)
 
     def op(session: Session, actor: Actor, client: ApiClient) -> BookingOut:
         view = bookings.reschedule_partner_booking(
@@ -319,7 +323,7 @@ async def reschedule_booking(request: Request) -> Response:
         )
         return _booking(view)
 
-    return await _call(request, op)
+    return await call(request, op)
 
 
 async def openapi(_request: Request) -> Response:

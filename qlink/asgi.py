@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from api import fhir as api_fhir
 from api import v1 as api_v1
 from api.limits import PartnerLimiter
 from core.clock import Clock, system_clock
@@ -153,6 +154,7 @@ def create_app(
             *webhook_routes.routes,
             *booking_routes.routes,  # the public booking page, /book/{clinic}
             *api_v1.routes,
+            *api_fhir.routes,
             *simulator.routes_for(settings),  # only when enabled (qlink demo)
         ],
         middleware=[

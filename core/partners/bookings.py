@@ -145,6 +145,27 @@ def partner_booking(
     return _view(session, _owned(session, actor, client_id, appointment_id))
 
 
+def partner_bookings(
+    session: Session, actor: Actor, *, client_id: int, limit: int = 100
+) -> list[BookingView]:
+    """Return the bookings a partner client made, newest first (none for another clinic's)."""
+    require(actor, "appointment.read")
+    rows = session.scalars(
+        select(Appointment)
+        .join(
+            ApiRequest,
+            (ApiRequest.tenant_id == Appointment.tenant_id)
+            & (ApiRequest.appointment_id == Appointment.id),
+        )
+        .where(
+            Appointment.tenant_id == tenant_of(session, actor), ApiRequest.client_id == client_id
+        )
+        .order_by(Appointment.id.desc())
+        .limit(limit)
+    )
+    return [_view(session, appt) for appt in rows]
+
+
 def cancel_partner_booking(
     session: Session, actor: Actor, *, client_id: int, appointment_id: int, reason: str
 ) -> BookingView:

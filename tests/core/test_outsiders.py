@@ -1234,6 +1234,9 @@ NOT_FOUND.update(
         ),
     }
 )
+SEES_NOTHING[partner_bookings.partner_bookings] = lambda w, who: partner_bookings.partner_bookings(
+    w.s, w.actor(who), client_id=w.lab["api_client"]
+)
 EXEMPT |= {
     # the partner API's key names its clinic; the service scopes the session from it first
     "core.partners.keys.authenticate_key",
