@@ -69,6 +69,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=2,
         help="doctors per department besides the hot doctor (default 2)",
     )
+    parser.add_argument(
+        "--processes",
+        type=client_levels,
+        default=None,
+        help="instead: run the clients from N processes each, e.g. 1,2,4 (issue, call-next)",
+    )
+    parser.add_argument(
+        "--process-clients",
+        type=positive_int,
+        default=16,
+        help="clients in all with --processes, split evenly over the processes (default 16)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -82,6 +94,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         progress(f"database: {safe_url(settings.database_url)}")
         upgrade(database.engine)
         check_data_key(database, settings)  # a foreign key would seal phones nobody can read
+        if args.processes:
+            return _run_processes(database, args)
         from workers.projector import Projector
 
         projector = Projector(database, background=True).install()  # as the service runs it
@@ -94,6 +108,20 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         database.dispose()
     print(json.dumps(report) if args.json else render(report))
     return 0 if report["checks"]["ok"] else 1
+
+
+def _run_processes(database: Database, args: argparse.Namespace) -> int:
+    """``--processes``: the same clients from 1, 2, 4… processes against one database."""
+    from qlink.bench.queue_procs import measure_processes
+
+    shape = Shape(args.processes, args.tokens, args.departments, args.doctors)
+    clinic = setup_clinic(database, uuid.uuid4().hex[:10], shape)
+    results = measure_processes(database, clinic, args.processes, args.process_clients, args.tokens)
+    checks = verify(database, clinic.tenant_id, expected=len(args.processes) * args.tokens)
+    report = {"benchmark": "queue-processes", "clients": args.process_clients, "levels": results}
+    report["checks"] = checks
+    print(json.dumps(report, indent=None if args.json else 2))
+    return 0 if checks["ok"] else 1
 
 
 def projection_stats(projector: Any) -> dict[str, Any]:
