@@ -245,6 +245,12 @@ def token_texts(view: TokenView) -> dict[str, str]:
     if view.eta is not None:
         local = view.eta.astimezone(ZoneInfo(view.timezone)).strftime("%H:%M")
         eta = f"about {local}" + (f" (≈{view.minutes} min)" if view.minutes is not None else "")
+        if view.eta_low is not None and view.eta_high is not None and view.eta_low < view.eta_high:
+            zone = ZoneInfo(view.timezone)
+            low, high = (
+                t.astimezone(zone).strftime("%H:%M") for t in (view.eta_low, view.eta_high)
+            )
+            eta += f", between {low} and {high}"
     return {
         "headline": headline.format(room=view.room or "the doctor's room"),
         "position": position,

@@ -215,14 +215,30 @@ def _text_params(
         # The engine's position is 1 for the next patient: the people ahead are one fewer.
         ahead = max(int(payload.get("position") or 1) - 1, 0)
         eta = payload["eta_local"]
+        span = _span(payload)
         if ahead == 0:
+            if span:
+                return "notify.near_turn_next_range", {"code": code, **span}
             return "notify.near_turn_next", {"code": code, "eta": eta}
+        if span:
+            return "notify.near_turn_range", {"code": code, "ahead": str(ahead), **span}
         return "notify.near_turn", {"code": code, "ahead": str(ahead), "eta": eta}
     if kind == ETA_SHIFT:
+        span = _span(payload)
+        if span:
+            return "notify.eta_shift_range", {"code": code, **span}
         return "notify.eta_shift", {"code": code, "eta": payload["eta_local"]}
     if kind == DELAY:
         return "notify.delay", {"minutes": str(payload["minutes"]), "eta": payload["eta_local"]}
     raise NotRenderable(f"unknown intent {kind!r}")
+
+
+def _span(payload: dict[str, Any]) -> dict[str, str] | None:
+    """The 80 % range ("between 11:40 and 12:05") when the intent carries a real one."""
+    low, high = payload.get("eta_low_local"), payload.get("eta_high_local")
+    if not low or not high or low == high:
+        return None
+    return {"low": str(low), "high": str(high)}
 
 
 def _recipient(

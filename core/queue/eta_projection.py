@@ -55,6 +55,26 @@ class Projection:
     ahead: int
     minutes: int
     eta: dt.datetime
+    low: dt.datetime | None = None  # 10th percentile of the call time (see ``eta_range``)
+    high: dt.datetime | None = None  # 90th percentile
+
+
+Z80 = 1.2816  # the 10th and 90th percentiles of a normal distribution are mean ∓ Z80 × sd
+
+
+def eta_range(
+    now: dt.datetime, minutes: float, consultations: float, sd_minutes: float
+) -> tuple[dt.datetime, dt.datetime]:
+    """The 80 % range of a projected call ``minutes`` from now (closed form, whole minutes).
+
+    The call comes after ``consultations`` consultations whose lengths vary independently with
+    standard deviation ``sd_minutes``; their sum is about normal, with sd ``sd × √n``. The range
+    is ``minutes ∓ 1.2816 × sd × √n``, never before now, rounded outwards to whole minutes.
+    """
+    half = Z80 * sd_minutes * math.sqrt(max(consultations, 0.0))
+    low = max(math.floor(round(minutes - half, 6)), 0)
+    high = max(math.ceil(round(minutes + half, 6)), low)
+    return now + dt.timedelta(minutes=low), now + dt.timedelta(minutes=high)
 
 
 def doctor_free_minutes(state: DoctorState, now: dt.datetime) -> tuple[float, float, float]:
@@ -126,6 +146,11 @@ def project(
         )
         served[state.doctor_id] = state.called
     averages = {s.doctor_id: s.avg_minutes for s in roster}
+    spreads = {s.doctor_id: s.sd_minutes for s in roster}
+    # consultations (or parts of one in progress) between now and each doctor's next call
+    pending = {
+        s.doctor_id: s.called + (1.0 if s.current_started_at is not None else 0.0) for s in roster
+    }
     taken: dict[int, Projection] = {}
     cursor = {doctor_id: 0 for doctor_id in orders}
     while True:
@@ -137,10 +162,12 @@ def project(
             queue_back.pop(0)  # a patient back from the lab goes in first
             served[doctor_id] += 1
             free_at[doctor_id] += averages[doctor_id]
+            pending[doctor_id] += 1
         candidate = orders[doctor_id][cursor[doctor_id]]
         cursor[doctor_id] += 1
         minutes = whole_minutes(free_at[doctor_id])
         ahead = served[doctor_id]
+        low, high = eta_range(now, free_at[doctor_id], pending[doctor_id], spreads[doctor_id])
         taken[candidate.id] = Projection(
             candidate.id,
             doctor_id,
@@ -148,9 +175,12 @@ def project(
             ahead,
             minutes,
             now + dt.timedelta(minutes=minutes),
+            low,
+            high,
         )
         served[doctor_id] += 1
         free_at[doctor_id] += averages[doctor_id]
+        pending[doctor_id] += 1
 
 
 def lab_returns(line: Line, now: dt.datetime, rules: QueueRules) -> dict[int, list[float]]:
@@ -303,6 +333,9 @@ def _intent(
         "eta_local": local_eta.strftime("%H:%M"),
         "minutes": p.minutes,
     }
+    if p.low is not None and p.high is not None:  # the 80 % range: "between 11:40 and 12:05"
+        payload["eta_low_local"] = p.low.astimezone(place.zone).strftime("%H:%M")
+        payload["eta_high_local"] = p.high.astimezone(place.zone).strftime("%H:%M")
     if kind == ETA_SHIFT and row.notified_eta_at is not None:
         payload["previous_eta"] = row.notified_eta_at.isoformat()
     return {"kind": kind, "payload": payload, "dedupe_key": key}

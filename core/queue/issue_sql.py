@@ -101,6 +101,11 @@ def take_number(session: Session, new: NewToken) -> int:
     return int(number)
 
 
+def open_day(session: Session, new: NewToken) -> None:
+    """Create the department's counter row for the day (an upsert, safe under races)."""
+    session.connection().execute(_OPEN_DAY, counter_params(new))
+
+
 def insert_token(
     session: Session,
     actor: Actor,
@@ -156,6 +161,64 @@ def _guarded_insert(dialect: Any) -> Any:
 
 
 _INSERT_TOKEN = {True: _guarded_insert(postgresql), False: _guarded_insert(sqlite)}
+
+# PostgreSQL: counter, guarded insert and the TokenIssued event in one statement (one round
+# trip under the counter lock). The counter CTE locks the day's row until commit, exactly like
+# ``take_number``; no row back means the day has no counter yet (the caller opens it). A
+# number with no token id means the patient already holds an active token here (give it back).
+_ISSUE_ONE = text(
+    "WITH n AS (UPDATE token_counters SET last_number = last_number + 1 "
+    "WHERE tenant_id = :t AND department_id = :d AND service_date = :day "
+    "RETURNING last_number), "
+    "c AS (SELECT last_number, CAST(:prefix AS text) || CASE WHEN last_number < 1000 "
+    "THEN lpad(last_number::text, 3, '0') ELSE last_number::text END AS code FROM n), "
+    "ins AS (INSERT INTO queue_tokens (tenant_id, branch_id, department_id, doctor_id, "
+    "patient_id, appointment_id, service_date, queue_key, number, code, kind, status, source, "
+    "target_at, issued_at, recall_count, near_turn_sent, issued_by, allocated_by, version, "
+    "created_at) SELECT CAST(:t AS bigint), CAST(:branch AS bigint), CAST(:d AS bigint), "
+    "CAST(:doctor AS bigint), CAST(:patient AS bigint), CAST(:appointment AS bigint), "
+    "CAST(:day AS date), CAST(:key AS text), c.last_number, c.code, CAST(:kind AS text), "
+    "'waiting', CAST(:source AS text), CAST(:target AS timestamptz), CAST(:now AS timestamptz), "
+    "0, false, CAST(:actor AS bigint), NULL, 1, CAST(:now AS timestamptz) FROM c "
+    "ON CONFLICT (tenant_id, patient_id, service_date, queue_key) "
+    f"WHERE {ACTIVE_TOKEN} DO NOTHING RETURNING id, code), "
+    "ev AS (INSERT INTO queue_events (tenant_id, branch_id, department_id, doctor_id, "
+    "token_id, type, actor_id, payload, created_at) SELECT CAST(:t AS bigint), "
+    "CAST(:branch AS bigint), CAST(:d AS bigint), CAST(:doctor AS bigint), ins.id, "
+    "'TokenIssued', CAST(:actor AS bigint), "
+    "jsonb_build_object('code', ins.code) || CAST(:payload AS jsonb), "
+    "CAST(:now AS timestamptz) FROM ins) "
+    "SELECT c.last_number, ins.id FROM c LEFT JOIN ins ON true"
+)
+
+
+def issue_in_one(
+    session: Session, actor: Actor, new: NewToken, now: dt.datetime, payload: str
+) -> tuple[int, int | None] | None:
+    """Counter, insert and event in one PostgreSQL statement (a named or pool token).
+
+    Returns (number, token id or None if the patient already holds a token here), or None when
+    the day's counter does not exist yet.
+    """
+    params = {
+        **counter_params(new),
+        "prefix": f"{new.place.department_code}-",
+        "branch": new.place.branch_id,
+        "doctor": new.doctor_id,
+        "patient": new.patient_id,
+        "appointment": new.appointment_id,
+        "key": new.queue_key,
+        "kind": new.kind,
+        "source": new.source,
+        "target": new.target_at,
+        "now": now,
+        "actor": actor.user_id,
+        "payload": payload,
+    }
+    row = session.connection().execute(_ISSUE_ONE, params).first()
+    if row is None:
+        return None
+    return int(row[0]), None if row[1] is None else int(row[1])
 
 
 def give_back(session: Session, new: NewToken) -> None:

@@ -20,6 +20,7 @@ writes the ``TokenIssued`` queue event as its audit trail; it skips ``audit.reco
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, select
@@ -38,6 +39,8 @@ from core.queue.issue_sql import (
     check_people,
     give_back,
     insert_token,
+    issue_in_one,
+    open_day,
     take_number,
 )
 from core.queue.line import RECENT, Line, WaitingRow, load_line
@@ -68,6 +71,8 @@ class IssuedToken:
     created: bool
     eta: dt.datetime | None = None
     position: int | None = None
+    eta_low: dt.datetime | None = None  # the 80 % range of the call time (``eta_range``)
+    eta_high: dt.datetime | None = None
 
 
 def issue_token(
@@ -113,25 +118,26 @@ def issue_token(
         taken = _take_and_insert(session, actor, new, now)
     if isinstance(taken, IssuedToken):
         return taken
-    number, token_id, assigned, allocated_line = taken
+    number, token_id, assigned, allocated_line, announced = taken
     if appointment_id is not None:  # the check-in itself: same transaction as the token
         follow_visit(session, new.tenant_id, appointment_id, "checked_in", now)
     code = f"{new.place.department_code}-{number:03d}"
     payload = {"code": code, "kind": kind, "source": source, "queue_key": new.queue_key}
     if assigned != new.doctor_id:
         payload["allocated_by"] = new.place.allocation_strategy
-    append_event(
-        session,
-        tenant_id=new.tenant_id,
-        branch_id=new.place.branch_id,
-        department_id=department_id,
-        doctor_id=assigned,
-        token_id=token_id,
-        type="TokenIssued",
-        actor_id=actor.user_id,
-        payload=payload,
-        at=now,
-    )
+    if not announced:
+        append_event(
+            session,
+            tenant_id=new.tenant_id,
+            branch_id=new.place.branch_id,
+            department_id=department_id,
+            doctor_id=assigned,
+            token_id=token_id,
+            type="TokenIssued",
+            actor_id=actor.user_id,
+            payload=payload,
+            at=now,
+        )
     if deferred:
         defer_refresh(session, new.tenant_id, new.place, now)
         if guess is None and allocated_line is not None:
@@ -151,10 +157,12 @@ def issue_token(
         True,
         eta=mine.eta if mine else None,
         position=mine.position if mine else None,
+        eta_low=mine.low if mine else None,
+        eta_high=mine.high if mine else None,
     )
 
 
-_Taken = tuple[int, int, int | None, Line | None]
+_Taken = tuple[int, int, int | None, Line | None, bool]  # …, event already appended
 
 
 def _own_projection(
@@ -188,6 +196,9 @@ def _take_and_insert(
     back (the counter row is still locked by this transaction, so nobody took a later one)
     and that token is returned.
     """
+    one_statement = new.doctor_id is not None or new.place.allocation_strategy == "pool"
+    if one_statement and new.appointment_id is None and _is_postgresql(session):
+        return _issue_in_one(session, actor, new, now)
     number = take_number(session, new)
     assigned = new.doctor_id
     line: Line | None = None
@@ -204,8 +215,33 @@ def _take_and_insert(
             new = replace(new, queue_key=f"doctor:{assigned}")
     token_id = insert_token(session, actor, new, number, now, assigned)
     if token_id is not None:
-        return number, token_id, assigned, line
+        return number, token_id, assigned, line, False
     give_back(session, new)
+    existing = _active_token(session, new)
+    if existing is None:
+        raise Conflict("The patient's token changed meanwhile; try again")
+    return existing
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _issue_in_one(
+    session: Session, actor: Actor, new: NewToken, now: dt.datetime
+) -> _Taken | IssuedToken:
+    """Counter, insert and event as one statement (PostgreSQL, a named or pool token)."""
+    payload = json.dumps({"kind": new.kind, "source": new.source, "queue_key": new.queue_key})
+    got = issue_in_one(session, actor, new, now, payload)
+    if got is None:  # the first token of the day: open the day's counter, then again
+        open_day(session, new)
+        got = issue_in_one(session, actor, new, now, payload)
+        if got is None:
+            raise Conflict("The day's token counter could not be opened; try again")
+    number, token_id = got
+    if token_id is not None:
+        return number, token_id, new.doctor_id, None, True
+    give_back(session, new)  # the patient already holds a token here; the lock is still ours
     existing = _active_token(session, new)
     if existing is None:
         raise Conflict("The patient's token changed meanwhile; try again")

@@ -10,6 +10,7 @@ recent consultations, today's load and the kinds of their latest calls (for the 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
@@ -40,6 +41,7 @@ class DoctorState:
     waiting: int
     served_today: int
     recent_kinds: tuple[str, ...]
+    sd_minutes: float = 0.0  # spread of recent consultation lengths (ETA ranges)
 
     @property
     def busy(self) -> int:
@@ -183,7 +185,24 @@ def _state(doctor: DoctorRow, tokens: list[TokenRow], rules: QueueRules) -> Doct
         waiting=counts["waiting"],
         served_today=counts["done"],
         recent_kinds=recent,
+        sd_minutes=consultation_spread(durations, float(slot)),
     )
+
+
+DEFAULT_SPREAD = 0.5  # sd / mean of consultation lengths until a doctor has a few of their own
+MIN_SAMPLES = 4
+
+
+def consultation_spread(durations: list[float], slot: float) -> float:
+    """The standard deviation of the doctor's recent consultation lengths, in minutes.
+
+    With fewer than ``MIN_SAMPLES`` finished consultations, ``DEFAULT_SPREAD`` × the mean.
+    """
+    if len(durations) < MIN_SAMPLES:
+        mean = sum(durations) / len(durations) if durations else slot
+        return DEFAULT_SPREAD * mean
+    mean = sum(durations) / len(durations)
+    return math.sqrt(sum((d - mean) ** 2 for d in durations) / (len(durations) - 1))
 
 
 def _waiting(t: TokenRow) -> WaitingRow:

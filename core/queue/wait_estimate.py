@@ -53,6 +53,8 @@ class TokenEta:
     minutes: int
     eta: dt.datetime
     explanation: str
+    low: dt.datetime | None = None  # the 80 % range of the call time (``eta_range``)
+    high: dt.datetime | None = None
 
 
 def estimate_wait(
@@ -162,7 +164,16 @@ def doctor_queue_etas(session: Session, actor: Actor, *, doctor_id: int) -> list
             delay_minutes=delay,
         )
         etas.append(
-            TokenEta(p.token_id, codes[p.token_id], p.position, p.minutes, p.eta, est.explanation)
+            TokenEta(
+                p.token_id,
+                codes[p.token_id],
+                p.position,
+                p.minutes,
+                p.eta,
+                est.explanation,
+                p.low,
+                p.high,
+            )
         )
     return etas
 

@@ -44,6 +44,8 @@ class TokenView:
     eta: dt.datetime | None
     timezone: str
     service_date: dt.date
+    eta_low: dt.datetime | None = None  # the 80 % range of the call time, while waiting
+    eta_high: dt.datetime | None = None
 
 
 def token_view(session: Session, actor: Actor, *, token_id: int) -> TokenView:
@@ -62,7 +64,7 @@ def token_view(session: Session, actor: Actor, *, token_id: int) -> TokenView:
     ).one()
     patient = session.get(Patient, token.patient_id)
     doctor = session.get(Doctor, token.doctor_id) if token.doctor_id else None
-    position, minutes, eta = _place(session, actor, token)
+    position, minutes, eta, span = _place(session, actor, token)
     place = queue_place(session, tenant_id, token.department_id)
     room = token.room or (doctor.default_room if doctor else None)
     return TokenView(
@@ -84,26 +86,34 @@ def token_view(session: Session, actor: Actor, *, token_id: int) -> TokenView:
         eta=eta,
         timezone=zone or place.zone.key,
         service_date=token.service_date,
+        eta_low=span[0],
+        eta_high=span[1],
     )
+
+
+_NO_SPAN: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
 
 
 def _place(
     session: Session, actor: Actor, token: QueueToken
-) -> tuple[int | None, int | None, dt.datetime | None]:
+) -> tuple[
+    int | None, int | None, dt.datetime | None, tuple[dt.datetime | None, dt.datetime | None]
+]:
     """Place among the waiting, minutes and ETA of a waiting token (doctor line or pool).
 
     ``doctor_queue_etas`` lists only waiting tokens, in calling order; its own ``position``
     also counts patients called but not yet seen, which are no one's "ahead" on this page.
     """
     if token.status != "waiting":
-        return None, None, None
+        return None, None, None, _NO_SPAN
     if token.doctor_id is not None:
         line = doctor_queue_etas(session, actor, doctor_id=token.doctor_id)
         for place, eta in enumerate(line, start=1):
             if eta.token_id == token.id:
-                return place, eta.minutes, eta.eta
-        return None, None, token.eta_at
-    return _pool_position(session, actor, token), _minutes(actor, token.eta_at), token.eta_at
+                return place, eta.minutes, eta.eta, (eta.low, eta.high)
+        return None, None, token.eta_at, _NO_SPAN
+    position = _pool_position(session, actor, token)
+    return position, _minutes(actor, token.eta_at), token.eta_at, _NO_SPAN
 
 
 def _pool_position(session: Session, actor: Actor, token: QueueToken) -> int | None:

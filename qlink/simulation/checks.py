@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -97,6 +97,7 @@ def check_day(
     result["naive_ewt_mae_minutes"] = naive
     result["ewt_improvement_percent"] = round(100 * (naive - mae) / naive, 1) if naive else None
     result["ewt_tokens_measured"] = measured
+    result.update(range_calibration(log.issued, first_call))
     result["final_status"] = dict(Counter(t.status for t in tokens))
     result["tokens_by_kind"] = dict(Counter(t.kind for t in tokens))
     return result
@@ -183,6 +184,33 @@ def _max_waits(
         end = first_call.get(t.id, close)
         longest[t.kind] = max(longest[t.kind], (end - t.issued_at).total_seconds() / 60)
     return {kind: round(minutes, 1) for kind, minutes in sorted(longest.items())}
+
+
+def range_calibration(
+    issued: Sequence[Issued], first_call: Mapping[int, dt.datetime]
+) -> dict[str, object]:
+    """How often the first call fell inside the 80 % range given at issue, and its width.
+
+    Overall and by token kind (the range's ends are whole minutes, rounded outwards).
+    """
+    inside: dict[str, list[bool]] = defaultdict(list)
+    widths: list[float] = []
+    for i in issued:
+        called = first_call.get(i.token_id)
+        if called is None or i.eta_low is None or i.eta_high is None:
+            continue
+        hit = i.eta_low <= called <= i.eta_high
+        inside[i.kind].append(hit)
+        widths.append((i.eta_high - i.eta_low).total_seconds() / 60)
+    every = [hit for hits in inside.values() for hit in hits]
+    return {
+        "range80_coverage_percent": round(100 * sum(every) / len(every), 1) if every else None,
+        "range80_coverage_percent_by_kind": {
+            kind: round(100 * sum(hits) / len(hits), 1) for kind, hits in sorted(inside.items())
+        },
+        "range80_mean_width_minutes": round(sum(widths) / len(widths), 1) if widths else None,
+        "range80_tokens_measured": len(every),
+    }
 
 
 def _ewt_accuracy(

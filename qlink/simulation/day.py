@@ -168,7 +168,17 @@ def _issue(
     with log.lock:
         log.issue_ms.append(elapsed)
         if token.created:
-            log.issued.append(Issued(clinic.tenant_id, token.id, a.kind, now, token.eta))
+            log.issued.append(
+                Issued(
+                    clinic.tenant_id,
+                    token.id,
+                    a.kind,
+                    now,
+                    token.eta,
+                    token.eta_low,
+                    token.eta_high,
+                )
+            )
         else:
             log.repeats += 1
 

@@ -30,6 +30,8 @@ class Issued:
     kind: str
     issued_at: dt.datetime
     eta: dt.datetime | None
+    eta_low: dt.datetime | None = None  # the 80 % range given at issue
+    eta_high: dt.datetime | None = None
 
 
 @dataclass

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.clock import FrozenClock
 from core.queue.calling import call_next
@@ -175,3 +175,42 @@ def test_near_turn_and_now_serving_intents_still_fire(db, projector):
     serving = [payload["token_id"] for kind, payload in kinds if kind == "whatsapp.now_serving"]
     assert serving == [first.id]
     assert near == sorted(t.id for t in issued[:4])  # within three places, once each
+
+
+class _Statements:
+    """Count the SQL statements sent on ``engine`` while active."""
+
+    def __init__(self, engine):
+        self.engine, self.seen = engine, []
+
+    def _count(self, conn, cursor, statement, *args):
+        self.seen.append(statement)
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+@pytest.mark.postgres_only
+def test_issue_and_call_next_send_few_statements(db, projector):
+    if db.dialect != "postgresql":
+        pytest.skip("the one-statement issue is PostgreSQL's")
+    clinic, (doctor_id,), patients = _clinic(db, 4)
+    clock = FrozenClock(NOW)
+    projector(background=True)  # projections stay pending: only the hot path is counted
+    _issue(db, clinic, clock, patients[0], doctor_id)  # opens the day's counter
+    with _Statements(db.engine) as issue:
+        token = _issue(db, clinic, clock, patients[1], doctor_id)
+    assert token.created and token.position == 2
+    # scope, place, people, line (2), then counter + token + event as one statement
+    assert len(issue.seen) <= 6, issue.seen
+    assert sum("token_counters" in s for s in issue.seen) == 1
+    with _Statements(db.engine) as call:
+        with db.transaction(clinic.tenant_id) as s:
+            called = call_next(s, _desk(clinic, clock), doctor_id=doctor_id)
+    assert called is not None
+    # scope, doctor, place, line (2), claim, event, now-serving intent
+    assert len(call.seen) <= 8, call.seen

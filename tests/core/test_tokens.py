@@ -348,5 +348,7 @@ def test_hot_paths_are_a_handful_of_statements(session, clinic_a):
     print(f"\nSQL statements: issue={issued} call_next={called}")
     # issue: place, validation, counter, insert, event + ETA refresh (doctors, today's tokens,
     # changed ETAs, intents); call next: doctor, place, doctors, today's tokens, claim, event,
-    # now-serving intent (the refresh reuses the line it read)
-    assert (issued, called) == (11, 7)
+    # now-serving intent (the refresh reuses the line it read). On PostgreSQL counter, insert
+    # and event are one statement (core.queue.issue_sql.issue_in_one).
+    one_statement = engine.dialect.name == "postgresql"
+    assert (issued, called) == ((9 if one_statement else 11), 7)

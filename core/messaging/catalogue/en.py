@@ -132,6 +132,11 @@ TEXTS: dict[str, str] = {
     "notify.near_turn": "Token {code}: {ahead} ahead of you. Expected at about {eta}.",
     "notify.near_turn_next": "Token {code}: you are next. Expected at about {eta}.",
     "notify.eta_shift": "Token {code}: your expected time is now about {eta}.",
+    "notify.near_turn_range": (
+        "Token {code}: {ahead} ahead of you. Expected between {low} and {high}."
+    ),
+    "notify.near_turn_next_range": "Token {code}: you are next. Expected between {low} and {high}.",
+    "notify.eta_shift_range": "Token {code}: you are now expected between {low} and {high}.",
     "notify.delay": "The doctor is running about {minutes} minutes late. New expected time: {eta}.",
     "notify.room": "Room {room}",
     "notify.reminder_24h": (

@@ -124,6 +124,13 @@ TEXTS: dict[str, str] = {
     "notify.near_turn": "टोकन {code}: आपसे पहले {ahead} लोग हैं। अनुमानित समय {eta}।",
     "notify.near_turn_next": "टोकन {code}: अगली बारी आपकी है। अनुमानित समय {eta}।",
     "notify.eta_shift": "टोकन {code}: आपका अनुमानित समय अब लगभग {eta} है।",
+    "notify.near_turn_range": (
+        "टोकन {code}: आपसे पहले {ahead} लोग हैं। अनुमानित समय {low} से {high} के बीच।"
+    ),
+    "notify.near_turn_next_range": (
+        "टोकन {code}: अगली बारी आपकी है। अनुमानित समय {low} से {high} के बीच।"
+    ),
+    "notify.eta_shift_range": "टोकन {code}: आपका अनुमानित समय अब {low} से {high} के बीच है।",
     "notify.delay": "डॉक्टर लगभग {minutes} मिनट देर से हैं। नया अनुमानित समय: {eta}।",
     "notify.room": "कमरा {room}",
     "notify.reminder_24h": (
