@@ -54,6 +54,10 @@ BENCHMARKS = {
         "200 new patients converse at once: replies, latency, no lost/doubled messages",
     ),
     "bi": ("qlink.bench.bi", "each BI KPI's p50/p95 on a year of history beside a COUNT(*)"),
+    "booking": (
+        "qlink.bench.booking",
+        "booking page: availability req/s beside bare Starlette, booking p95, 100-for-10 race",
+    ),
 }
 Handler = Callable[[Settings, argparse.Namespace], int]
 

@@ -46,9 +46,11 @@ T = TypeVar("T")
 class BookingLimiter:
     """Moving-window limits per client IP; ``hit`` returns seconds to wait, or None."""
 
-    def __init__(self, storage_url: str | None = None) -> None:
+    def __init__(
+        self, storage_url: str | None = None, *, per_ip: str = PER_IP, codes: str = CODES_PER_IP
+    ) -> None:
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url or "memory://"))
-        self._items = {"call": parse(PER_IP), "code": parse(CODES_PER_IP)}
+        self._items = {"call": parse(per_ip), "code": parse(codes)}
 
     def hit(self, kind: str, address: str) -> int | None:
         item = self._items[kind]
@@ -115,9 +117,23 @@ def _slot(slot: Slot) -> dict[str, Any]:
     }
 
 
+_CLINICS: dict[tuple[int, str], tuple[float, web_booking.PublicClinic]] = {}
+CLINIC_TTL = 10.0  # seconds a slug's clinic (name, origins) is reused without a lookup
+
+
 def _clinic(db: Database, slug: str) -> web_booking.PublicClinic:
+    """The clinic a slug names, cached for ``CLINIC_TTL`` per database (a settings change, e.g.
+    new embed origins, shows within seconds)."""
+    key = (id(db), slug)
+    hit = _CLINICS.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CLINIC_TTL:
+        return hit[1]
     with db.transaction(ALL_TENANTS, readonly=True) as session:
-        return web_booking.public_clinic(session, slug)
+        clinic = web_booking.public_clinic(session, slug)
+    if len(_CLINICS) > 1000:
+        _CLINICS.clear()
+    _CLINICS[key] = (time.monotonic(), clinic)
+    return clinic
 
 
 async def _run(
