@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from apps.common.runtime import Runtime
-from apps.doctor import current, diagnosis, glance, labs, rx
+from apps.doctor import current, diagnosis, documents, glance, labs, rx
 from apps.doctor import record as visit_record
 from apps.doctor.record import NOTES, VITALS, Saved
+from core.clinical.doctor_view import RoomPatient
 from core.clinical.finish import FinishedVisit, finish_visit
 from core.clinical.medicines import MedicineLine
 from core.clinical.prescriptions import save_prescription, suggest_follow_up
@@ -102,15 +104,17 @@ def form(
         follow.caption(f"Suggested: {suggested:%a %d %b}")
 
 
-def action_bar(rt: Runtime, record: Saved, patient_token: int) -> None:
-    """Above the form, always in view: send to lab, order tests, Save, Finish visit (Alt+F)."""
+def action_bar(rt: Runtime, record: Saved, patient: RoomPatient, zone: ZoneInfo) -> None:
+    """Above the form, always in view: lab, order tests, documents, Save, Finish visit (Alt+F)."""
     cid = record.consultation_id
     _seed(record)
-    lab, order, save, finish = st.columns([1, 1.25, 0.8, 1.5], gap="xsmall")
+    lab, order, docs, save, finish = st.columns([1, 1.25, 1.2, 0.8, 1.5], gap="xsmall")
     with lab:
-        current.send_to_lab_button(rt, patient_token)
+        current.send_to_lab_button(rt, patient.token_id)
     with order:
         labs.orders(rt, cid)
+    with docs:
+        documents.popover(rt, patient.patient_id, cid, zone)
     if save.button("Save", key=f"doc_save_{cid}", icon=":material/save:", width="stretch"):
         _write(rt, record, finish=False)
     if finish.button(

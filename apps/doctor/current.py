@@ -88,7 +88,7 @@ def token_actions(rt: Runtime, patient: RoomPatient, colleagues: dict[int, str])
             shortcut="Alt+S",
             help="The patient walked in (Alt+S)",
             width="stretch",
-        ) and open_visit(rt, patient.token_id):
+        ) and open_visit(rt, patient.token_id, start=True):
             st.rerun()
         if missed.button("Missed", key="doc_missed", shortcut="Alt+M", width="stretch"):
             do(rt, f"{patient.code} marked missed", mark_missed, token_id=patient.token_id)

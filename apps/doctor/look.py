@@ -33,6 +33,14 @@ _CSS = """
   font-size: .84rem; line-height: 1.3rem; }
 .qd-visit b { color: #0f172a; }
 .qd-muted { color: #64748b; font-size: .8rem; }
+table.qd-results { width: 100%; border-collapse: collapse; font-size: .82rem; margin: 0 0 .4rem 0;
+  line-height: 1.25rem; }
+table.qd-results th { text-align: left; font-weight: 600; color: #475569; font-size: .74rem;
+  border-bottom: 1px solid #cbd5e1; padding: 0 .3rem 0 0; }
+table.qd-results td { padding: .05rem .3rem .05rem 0; border-bottom: 1px solid #f1f5f9;
+  font-variant-numeric: tabular-nums; }
+table.qd-results tr.qd-abnormal td { color: #b91c1c; font-weight: 700; background: #fef2f2; }
+.qd-doc { font-size: .82rem; line-height: 1.2rem; }
 </style>
 """
 

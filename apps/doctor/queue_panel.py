@@ -16,9 +16,11 @@ import streamlit as st
 
 from apps.common import auth
 from apps.common.runtime import Runtime
+from apps.doctor import results
 from apps.doctor.look import kind_tag
 from apps.reception.live_queues import act, snapshot
 from core.clinical.doctor_view import IN_ROOM
+from core.clinical.lab_returns import ResultsBack
 from core.errors import DomainError
 from core.queue.calling import call_next
 from core.queue.desk_view import DeskSnapshot, DeskToken
@@ -37,13 +39,14 @@ def serving_ids(snap: DeskSnapshot, doctor_id: int) -> tuple[int, ...]:
     )
 
 
-def _rows(tokens: list[DeskToken], zone: ZoneInfo) -> str:
+def _rows(tokens: list[DeskToken], zone: ZoneInfo, ready: dict[int, ResultsBack]) -> str:
     rows = []
     for t in tokens[:SHOWN]:
         eta = f"{t.eta.astimezone(zone):%H:%M}" if t.eta else ""
+        mark = results.tag(ready.get(t.id)) or kind_tag(t.kind)
         rows.append(
             f'<div class="qd-row"><span class="qd-code">{escape(t.code)}</span>'
-            f'<span class="qd-who">{escape(t.patient_name)} {kind_tag(t.kind)}</span>'
+            f'<span class="qd-who">{escape(t.patient_name)} {mark}</span>'
             f'<span class="qd-eta">{eta}</span></div>'
         )
     more = len(tokens) - SHOWN
@@ -80,6 +83,7 @@ def day_panel(rt: Runtime, doctor_id: int, branch_id: int) -> None:
         ]
     )
     paused = bool(lane and lane.paused)
+    ready = results.back(rt, doctor_id, snap.event_id)
     if lane is not None and staff.desk is not None:
         where = " · ".join(p for p in (lane.doctor, lane.room, f"{staff.desk.today:%a %d %b}") if p)
         st.markdown(f'<div class="qd-muted">{escape(where)}</div>', unsafe_allow_html=True)
@@ -108,7 +112,7 @@ def day_panel(rt: Runtime, doctor_id: int, branch_id: int) -> None:
         f'<div class="qd-title">My queue · {len(mine)} waiting</div>', unsafe_allow_html=True
     )
     st.markdown(
-        _rows(mine, zone) if mine else '<div class="qd-muted">Nobody waiting for you.</div>',
+        _rows(mine, zone, ready) if mine else '<div class="qd-muted">Nobody waiting for you.</div>',
         unsafe_allow_html=True,
     )
     if pool:
@@ -117,7 +121,7 @@ def day_panel(rt: Runtime, doctor_id: int, branch_id: int) -> None:
             f'<div class="qd-title">{escape(code)} pool · {len(pool)} waiting</div>',
             unsafe_allow_html=True,
         )
-        st.markdown(_rows(pool, zone), unsafe_allow_html=True)
+        st.markdown(_rows(pool, zone, ready), unsafe_allow_html=True)
     missed = [t for t in snap.tokens if t.doctor_id == doctor_id and t.status == "missed"]
     if missed:
         st.markdown(f'<div class="qd-title">Missed · {len(missed)}</div>', unsafe_allow_html=True)

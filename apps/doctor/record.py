@@ -47,10 +47,14 @@ class Saved:
     versions: int = 0
 
 
-def open_visit(rt: Runtime, token_id: int) -> int | None:
-    """Start (or find) the consultation of the token; the token moves to in consultation."""
+def open_visit(rt: Runtime, token_id: int, *, start: bool = False) -> int | None:
+    """Start (or find) the consultation of the token; the token moves to in consultation.
+
+    ``start``: the doctor pressed Start, so core is asked even when the visit is known (a
+    patient back from the lab is called again and re-enters the same consultation).
+    """
     visits: dict[int, int] = st.session_state.setdefault(VISITS, {})
-    if token_id in visits:
+    if token_id in visits and not start:
         return visits[token_id]
     staff = st.session_state["qlink_staff"]
     try:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from apps.common import auth
 from apps.common.runtime import runtime
-from apps.doctor import consult_form, current, glance, queue_panel, record
+from apps.doctor import consult_form, current, glance, queue_panel, record, results
 from apps.reception.live_queues import snapshot
 from core.errors import DomainError
 
@@ -45,12 +45,14 @@ with right:
     cid = record.open_visit(rt, patient.token_id) if patient.status == "in_consultation" else None
     saved = record.saved(rt, cid) if cid is not None else None
     if saved is not None:
-        consult_form.action_bar(rt, saved, patient.token_id)
+        consult_form.action_bar(rt, saved, patient, zone)
     summary = glance.load(rt, patient.patient_id, patient.token_id)
     history, visit = st.columns([1, 1.75], gap="medium")
     with history:
         if summary is not None:
             glance.facts(summary)
+            if cid is not None and patient.kind == "lab_return":  # back from the lab
+                results.table(results.lines(rt, cid, patient.status), zone)
             lines = glance.timeline(rt, summary, zone, current=cid, can_copy=cid is not None)
             if lines and cid is not None:
                 consult_form.rx.replace(cid, lines)
