@@ -94,25 +94,42 @@ def peaks(history: KpiTable, forecast: KpiTable) -> go.Figure:
     return fig
 
 
+def rupee_scale(largest_rupees: float) -> tuple[float, str]:
+    """Divide by a lakh (1,00,000) when amounts run into lakhs, as owners in India read them."""
+    return (100_000.0, "₹ lakh") if largest_rupees >= 100_000 else (1.0, "₹")
+
+
 def revenue_by_mode(table: KpiTable, period: str) -> go.Figure:
     fig = go.Figure()
+    totals = [int(v or 0) / 100 for v in table.column("total_minor")]  # type: ignore[call-overload]
+    scale, unit = rupee_scale(max(totals, default=0))
     for mode, colour in MODE_COLOURS.items():
         column = f"{mode}_minor"
         if column in table.columns:
             fig.add_bar(
                 x=table.column(period),
-                y=[int(v or 0) / 100 for v in table.column(column)],  # type: ignore[call-overload]
+                y=[int(v or 0) / 100 / scale for v in table.column(column)],  # type: ignore[call-overload]
                 name=mode.upper() if mode == "upi" else mode.capitalize(),
                 marker_color=colour,
             )
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title_text="₹", tickformat=",.0f")
+    fig.update_yaxes(title_text=unit, tickformat=",.1f" if scale > 1 else ",.0f")
     return fig
 
 
-def horizontal(labels: list[Any], values: list[Any], unit: str, colour: str) -> go.Figure:
+def horizontal(
+    labels: list[Any], values: list[Any], unit: str, colour: str, text: list[str] | None = None
+) -> go.Figure:
     fig = go.Figure(
-        go.Bar(x=values, y=labels, orientation="h", marker_color=colour, texttemplate="%{x:,.0f}")
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color=colour,
+            text=text,
+            texttemplate=None if text else "%{x:,.0f}",
+            hoverinfo="y+text" if text else None,
+        )
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title_text=unit, tickformat=",.0f")

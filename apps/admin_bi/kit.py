@@ -17,7 +17,7 @@ import streamlit as st
 from apps.common import auth
 from apps.common.runtime import Runtime, runtime
 from apps.common.signin_routes import LOGOUT
-from core.analytics.bi import BIFilter, KpiCache, KpiTable
+from core.analytics.bi import BIFilter, KpiCache, KpiTable, highest_risk_upcoming
 from core.analytics.choices import FilterChoices, filter_choices
 from core.billing.money import format_inr
 from core.errors import DomainError
@@ -151,11 +151,11 @@ def rupees(minor: Any) -> str:
 def frame(
     table: KpiTable, labels: dict[str, str] | None = None, money: Iterable[str] = ()
 ) -> pd.DataFrame:
-    """The table as a DataFrame: money columns in rupees, columns renamed for people."""
+    """The table as a DataFrame: money columns in whole rupees, columns renamed for people."""
     df = pd.DataFrame(table.records(), columns=list(table.columns))
     for column in money:
         if column in df:
-            df[column] = df[column].fillna(0).astype(int) / 100
+            df[column] = (df[column].fillna(0).astype(int) / 100).round().astype(int)
     return df.rename(columns=labels or {})
 
 
@@ -210,3 +210,31 @@ def sidebar(staff: auth.Staff) -> None:
         f'<a class="ql-signout" href="{LOGOUT}" target="_self">Sign out</a>',
         unsafe_allow_html=True,
     )
+
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
+def _no_show_risk(
+    tenant_id: int, user_id: int | None, scope: tuple[Any, ...], today: dt.date, _rt: Runtime
+) -> KpiTable:
+    staff = auth.current()
+    f = BIFilter(*scope)
+    with _rt.db.transaction(tenant_id, readonly=True) as session:
+        result: KpiTable = highest_risk_upcoming(session, staff.actor, f, today=today)
+    return result
+
+
+def no_show_risk(rt: Runtime, staff: auth.Staff, f: BIFilter) -> KpiTable | None:
+    """The model's riskiest upcoming appointments, kept for an hour per clinic and filter.
+
+    Scoring fits the no-show model on 90 days of history, which takes long on a large clinic;
+    the hour-long cache keeps the overview quick after the first look of the day.
+    """
+    scope = (f.start, f.end, f.branch_id, f.department_id, f.doctor_id)
+    try:
+        with st.spinner("Scoring the coming week's appointments (slow the first time a day)…"):
+            return _no_show_risk(
+                staff.actor.tenant_id, staff.actor.user_id, scope, today(staff), rt
+            )
+    except DomainError as exc:
+        st.error(exc.message)
+        return None

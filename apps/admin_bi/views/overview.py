@@ -43,9 +43,9 @@ tiles[0].metric(
     border=True,
 )
 tiles[1].metric(
-    "Appointments kept",
+    "Appointments",
     f"{kept} of {booked}",
-    help=f"{s.get('walk_ins', 0)} walk-ins came besides",
+    help=f"Kept of booked; {s.get('walk_ins', 0)} walk-ins came besides",
     border=True,
 )
 tiles[2].metric("No-shows", s.get("no_show", 0), help="Booked and never came", border=True)
@@ -108,11 +108,15 @@ with left:
         kit.question(by_doctor.question)
         rows = by_doctor.rows[:10]
         fig = charts.horizontal(
-            [r[0] for r in rows], [int(r[2] or 0) / 100 for r in rows], "₹", "#15803d"
+            [r[0] for r in rows],
+            [int(r[2] or 0) / 100 for r in rows],
+            "₹",
+            "#15803d",
+            text=[kit.rupees(r[2]) for r in rows],
         )
         charts.show(fig, "revenue_doctor", height=max(160, 32 * len(rows) + 60))
 with right:
-    risk = kit.read(rt, staff, bi.highest_risk_upcoming, f, today=kit.today(staff))
+    risk = kit.no_show_risk(rt, staff, f)
     if risk is not None:
         kit.question(
             risk.question,

@@ -25,7 +25,8 @@ if table is not None:
     if table.rows:
         charts.show(charts.revenue_by_mode(table, period), "revenue_period")
     money = [c for c in table.columns if c.endswith("_minor")]
-    labels = {c: c.removesuffix("_minor").replace("upi", "UPI").capitalize() + " ₹" for c in money}
+    names = {"cash": "Cash", "card": "Card", "upi": "UPI", "total": "Total"}
+    labels = {c: f"{names.get(c.removesuffix('_minor'), c)} ₹" for c in money}
     kit.show_table(kit.frame(table, {period: period.capitalize(), **labels}, money), "revenue")
 
 by_doctor = kit.cached(rt, staff, bi.revenue_by_doctor, f)
