@@ -31,6 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from api import fhir as api_fhir
+from api import self_service as api_self_service
 from api import v1 as api_v1
 from api.limits import PartnerLimiter
 from core.clock import Clock, system_clock
@@ -155,6 +156,7 @@ def create_app(
             *booking_routes.routes,  # the public booking page, /book/{clinic}
             *api_v1.routes,
             *api_fhir.routes,
+            *api_self_service.routes,
             *simulator.routes_for(settings),  # only when enabled (qlink demo)
         ],
         middleware=[

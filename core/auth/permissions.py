@@ -77,7 +77,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "patient.write",
         }
     ),
-    "self_service": frozenset({"schedule.read", "appointment.book", "appointment.cancel"}),
+    "self_service": frozenset(
+        {"schedule.read", "appointment.book", "appointment.cancel", "billing.read"}
+    ),
 }
 
 

@@ -73,7 +73,17 @@ from core.messaging.flows import tokens as flow_tokens
 from core.messaging.inbound_types import InboundMessage
 from core.partners import bookings as partner_bookings
 from core.partners import keys as partner_keys
-from core.patients import background, consent, importing, profile, registry, rules, views
+from core.patients import (
+    background,
+    consent,
+    importing,
+    profile,
+    record_links,
+    registry,
+    rules,
+    self_service,
+    views,
+)
 from core.patients.consent import ConsentGrant
 from core.patients.phones import PhoneVault
 from core.plans import catalogue as plans_catalogue
@@ -228,6 +238,8 @@ def _partners(session: Session, w: World) -> dict[str, int]:
         partner_bookings.PatientDetails("Asha Nair", "98111 11111"),
     )
     view, _ = partner_bookings.book_for_partner(session, actor, ask=ask, vault=VAULT)
+    for patient_id in (w.patient.id, w.guardian):  # self-service links of generation 1
+        record_links.issue_records_link(session, w.actor(w.a), patient_id=patient_id, secret="s")
     return {"api_client": client.id, "api_booking": view.appointment_id}
 
 
@@ -1237,10 +1249,54 @@ NOT_FOUND.update(
 SEES_NOTHING[partner_bookings.partner_bookings] = lambda w, who: partner_bookings.partner_bookings(
     w.s, w.actor(who), client_id=w.lab["api_client"]
 )
+
+
+def _ref(w: World, patient_id: int) -> record_links.RecordsRef:
+    """A verified self-service link of clinic_a's patient (generation 1)."""
+    return record_links.RecordsRef(w.a.tenant_id, patient_id, 1, NOW + dt.timedelta(days=1))
+
+
+NOT_FOUND.update(
+    {
+        record_links.issue_records_link: lambda w, who: record_links.issue_records_link(
+            w.s, w.actor(who), patient_id=w.patient.id, secret="s"
+        ),
+        record_links.revoke_records_links: lambda w, who: record_links.revoke_records_links(
+            w.s, w.actor(who), patient_id=w.patient.id
+        ),
+        self_service.patient_records: lambda w, who: self_service.patient_records(
+            w.s, w.actor(who), ref=_ref(w, w.patient.id)
+        ),
+        self_service.own_document: lambda w, who: self_service.own_document(
+            w.s, w.actor(who), ref=_ref(w, w.patient.id), document_id=w.document
+        ),
+        self_service.own_bill_pdf: lambda w, who: self_service.own_bill_pdf(
+            w.s, w.actor(who), ref=_ref(w, w.guardian), bill_id=w.bill
+        ),
+        self_service.own_receipt_pdf: lambda w, who: self_service.own_receipt_pdf(
+            w.s, w.actor(who), ref=_ref(w, w.guardian), payment_id=w.payment
+        ),
+        self_service.cancel_own: lambda w, who: self_service.cancel_own(
+            w.s, w.actor(who), ref=_ref(w, w.patient.id), appointment_id=w.appointment
+        ),
+        self_service.reschedule_choices: lambda w, who: self_service.reschedule_choices(
+            w.s, w.actor(who), ref=_ref(w, w.patient.id), appointment_id=w.appointment
+        ),
+        self_service.reschedule_own: lambda w, who: self_service.reschedule_own(
+            w.s,
+            w.actor(who),
+            ref=_ref(w, w.patient.id),
+            appointment_id=w.appointment,
+            slot_start=LATER,
+        ),
+    }
+)
 EXEMPT |= {
     # the partner API's key names its clinic; the service scopes the session from it first
     "core.partners.keys.authenticate_key",
     "core.partners.keys.clinic_origins",
+    # handed a self-service link its caller verified; the session is scoped from it first
+    "core.patients.record_links.check_generation",
 }
 
 
