@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from apps.common.runtime import Runtime
-from apps.doctor.amend import amend_popover
+from apps.doctor import amend
+from apps.doctor.look import medicine_text
 from core.clinical.glance import PatientGlance, Visit, patient_at_a_glance
-from core.clinical.medicines import MedicineLine, timing_label
+from core.clinical.medicines import MedicineLine
 from core.errors import DomainError
 
 KEY = "qlink_doctor_glance"
@@ -40,16 +41,6 @@ def load(rt: Runtime, patient_id: int, token_id: int) -> PatientGlance | None:
 def forget() -> None:
     """Read the summary afresh on the next run (after the record changed)."""
     st.session_state.pop(KEY, None)
-
-
-def medicine_text(line: MedicineLine) -> str:
-    """One prescription line as a doctor writes it: 'Ibuprofen 400mg 1-0-1 after food × 7 d'."""
-    parts = [line.medicine, line.strength or "", line.dosage_pattern]
-    if line.timing:
-        parts.append(timing_label(line.timing).lower())
-    if line.duration_days:
-        parts.append(f"× {line.duration_days} d")
-    return " ".join(p for p in parts if p)
 
 
 def facts(glance: PatientGlance) -> None:
@@ -122,7 +113,11 @@ def timeline(
         copy, fix = st.columns(2, gap="xsmall")
         if visit.status == "final":
             with fix:
-                amend_popover(rt, visit, forget)
+                amend.amend_button(rt, visit)
+            opened = amend.amending(visit.consultation_id)
+            if opened is not None:
+                when = f"{visit.started_at.astimezone(zone):%d %b %Y}"
+                amend.panel(rt, opened, when, forget)
         if (
             can_copy
             and rx is not None

@@ -6,6 +6,8 @@ from html import escape
 
 import streamlit as st
 
+from core.clinical.medicines import MedicineLine, timing_label
+
 _CSS = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 1.6rem; }  /* one page: no top navigation */
@@ -68,3 +70,13 @@ def kind_tag(kind: str) -> str:
         return ""
     colour = KIND_COLOUR.get(kind, "#475569")
     return f'<span class="ql-chip" style="background:{colour};color:#fff">{escape(label)}</span>'
+
+
+def medicine_text(line: MedicineLine) -> str:
+    """One prescription line as a doctor writes it: 'Ibuprofen 400mg 1-0-1 after food × 7 d'."""
+    parts = [line.medicine, line.strength or "", line.dosage_pattern]
+    if line.timing:
+        parts.append(timing_label(line.timing).lower())
+    if line.duration_days:
+        parts.append(f"× {line.duration_days} d")
+    return " ".join(p for p in parts if p)

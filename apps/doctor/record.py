@@ -75,7 +75,7 @@ def saved(rt: Runtime, consultation_id: int) -> Saved | None:
     staff = st.session_state["qlink_staff"]
     try:
         with rt.db.transaction(staff.actor.tenant_id) as session:
-            record = _plain(
+            record = plain(
                 consultation_record(session, staff.actor, consultation_id=consultation_id)
             )
     except DomainError as exc:
@@ -89,7 +89,8 @@ def forget() -> None:
     st.session_state.pop(RECORD, None)
 
 
-def _plain(record: ConsultationRecord) -> Saved:
+def plain(record: ConsultationRecord) -> Saved:
+    """The record as plain values (no ORM rows)."""
     v, n, rx = record.vitals, record.notes, record.prescription
     return Saved(
         consultation_id=record.id,

@@ -174,6 +174,7 @@ def test_amend_a_finished_visit_needs_a_reason_and_keeps_the_old_version(room):
     at.button(key="doc_call_next").click().run()
     at.button(key="doc_start").click().run()
     past = next(c for c in rows(room, Consultation) if c.status == "final")
+    at.button(key=f"doc_amend_{past.id}").click().run()
     at.selectbox(key=f"doc_am_part_{past.id}").set_value("chief_complaint")
     at.text_area(key=f"doc_am_text_{past.id}").input("Low back pain radiating to the left leg")
     at.button(key=f"doc_am_save_{past.id}").click().run()
@@ -221,3 +222,77 @@ def test_formulary_pick_and_favourites_fill_the_prescription(room):
     at.selectbox(key=f"doc_fav_pick_{cid}").set_value(favourite.id).run()
     at.button(key=f"doc_fav_use_{cid}").click().run()
     assert "Prescription · 1" in text(at) and "Ibuprofen 400mg 1-0-1" in text(at)
+
+
+def open_amendment(room: Room, what: str):
+    walk_in(room)
+    at = signed_in(room)
+    at.button(key="doc_call_next").click().run()
+    at.button(key="doc_start").click().run()
+    past = next(c for c in rows(room, Consultation) if c.status == "final")
+    at.button(key=f"doc_amend_{past.id}").click().run()
+    at.segmented_control(key=f"doc_am_what_{past.id}").set_value(what).run()
+    assert not at.error, [e.value for e in at.error]
+    return at, past.id
+
+
+def test_correct_then_retract_a_finished_visits_diagnosis_with_a_reason(room):
+    at, cid = open_amendment(room, "diagnosis")
+    at.text_input(key=f"doc_am_dx_q_{cid}").input("Lumbar radiculopathy").run()
+    at.selectbox(key=f"doc_am_dx_pick_{cid}").set_value("__text__")
+    at.button(key=f"doc_am_dx_save_{cid}").click().run()
+    assert "say why you are amending it" in text(at)
+    at.text_input(key=f"doc_am_reason_{cid}").input("Leg pain reported on review")
+    at.button(key=f"doc_am_dx_save_{cid}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    first, second = sorted(
+        (d for d in rows(room, Diagnosis) if d.consultation_id == cid), key=lambda d: d.id
+    )
+    assert (first.icd10_code, second.description) == ("M54.50", "Lumbar radiculopathy")
+    assert (second.supersedes_id, second.correction_reason) == (
+        first.id,
+        "Leg pain reported on review",
+    )
+    assert "Lumbar radiculopathy" in text(at)  # the timeline read afresh, panel closed
+
+    at.button(key=f"doc_amend_{cid}").click().run()
+    at.segmented_control(key=f"doc_am_what_{cid}").set_value("diagnosis").run()
+    at.text_input(key=f"doc_am_reason_{cid}").input("Entered for the wrong patient")
+    at.button(key=f"doc_am_dx_retract_{cid}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    newest = max((d for d in rows(room, Diagnosis) if d.consultation_id == cid), key=lambda d: d.id)
+    assert (newest.retracted, newest.supersedes_id) == (True, second.id)
+    assert "Lumbar radiculopathy" not in text(at)
+
+
+def test_amend_a_finished_visits_prescription_with_a_reason(room):
+    at, cid = open_amendment(room, "prescription")
+    assert "1. Paracetamol 650mg 1-0-1 after food × 5 d" in text(at)
+    at.button(key=f"doc_am_rx_del_{cid}_0").click().run()
+    at.text_input(key=f"doc_am_rx_med_{cid}").input("Etoricoxib")
+    at.text_input(key=f"doc_am_rx_str_{cid}").input("60mg")
+    at.text_input(key=f"doc_am_rx_dose_{cid}").input("0-0-1")
+    at.number_input(key=f"doc_am_rx_days_{cid}").set_value(7)
+    at.button(key=f"FormSubmitter:doc_am_rx_form_{cid}-Add medicine").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "1. Etoricoxib 60mg 0-0-1 after food × 7 d" in text(at)
+    at.button(key=f"doc_am_rx_save_{cid}").click().run()
+    assert "say why you are amending it" in text(at)
+    at.text_input(key=f"doc_am_reason_{cid}").input("Paracetamol not enough for the pain")
+    at.button(key=f"doc_am_rx_save_{cid}").click().run()
+    assert not at.error, [e.value for e in at.error]
+    old, new = sorted(
+        (p for p in rows(room, Prescription) if p.consultation_id == cid), key=lambda p: p.id
+    )
+    assert (new.supersedes_id, new.correction_reason) == (
+        old.id,
+        "Paracetamol not enough for the pain",
+    )
+    items = [(i.medicine, i.dosage_pattern) for i in rows(room, PrescriptionItem)]
+    assert ("Etoricoxib", "0-0-1") in items and ("Paracetamol", "1-0-1") in items  # kept
+    assert [
+        (i.medicine, i.duration_days)
+        for i in rows(room, PrescriptionItem)
+        if i.prescription_id == new.id
+    ] == [("Etoricoxib", 7)]
+    assert "Rx: Etoricoxib 60mg 0-0-1" in text(at)
