@@ -12,6 +12,7 @@ TEXTS: dict[str, str] = {
     "conv.menu.checkin": "Check in",
     "conv.menu.manage": "Cancel / Reschedule",
     "conv.menu.rx": "My prescriptions",
+    "conv.menu.records": "My records",
     "conv.menu.rate": "Rate my visit",
     "conv.menu.language": "Language / भाषा",
     "conv.greet": "Hello {name}! Welcome to {clinic}.",
@@ -109,6 +110,11 @@ TEXTS: dict[str, str] = {
     "conv.manage.cancelled": "Cancelled: {doctor}, {date} at {time}.",
     "conv.manage.kept": "Your appointment stays as it is.",
     # Prescriptions
+    "conv.records.link": (
+        "Your appointments, prescriptions, bills and receipts: {url}\n"
+        "This private link works for {days} days. Please do not forward it."
+    ),
+    "conv.records.unavailable": "Your records page is not available now. Please ask at the desk.",
     "conv.rx.none": (
         "You have no prescriptions with us yet. After a consultation your prescription "
         "will arrive here as a PDF."

@@ -12,6 +12,7 @@ TEXTS: dict[str, str] = {
     "conv.menu.checkin": "चेक-इन",
     "conv.menu.manage": "रद्द करें / बदलें",
     "conv.menu.rx": "मेरे पर्चे",
+    "conv.menu.records": "मेरे रिकॉर्ड",
     "conv.menu.rate": "विज़िट को रेट करें",
     "conv.menu.language": "Language / भाषा",
     "conv.greet": "नमस्ते {name}! {clinic} में आपका स्वागत है।",
@@ -104,6 +105,11 @@ TEXTS: dict[str, str] = {
     "conv.manage.cancelled": "रद्द हो गया: {doctor}, {date} को {time} बजे।",
     "conv.manage.kept": "आपका अपॉइंटमेंट वैसा ही रहेगा।",
     # Prescriptions
+    "conv.records.link": (
+        "आपकी अपॉइंटमेंट, पर्चे, बिल और रसीदें: {url}\n"
+        "यह निजी लिंक {days} दिन चलेगा। कृपया इसे किसी और को न भेजें।"
+    ),
+    "conv.records.unavailable": "आपका रिकॉर्ड पेज अभी उपलब्ध नहीं है। कृपया डेस्क पर पूछें।",
     "conv.rx.none": ("अभी आपका कोई पर्चा नहीं है। परामर्श के बाद आपका पर्चा यहाँ PDF के रूप में आएगा।"),
     "conv.rx.header": "आपके हाल के पर्चे:",
     "conv.rx.item": "{date}: {doctor}",

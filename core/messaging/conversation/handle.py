@@ -27,6 +27,7 @@ from core.messaging.conversation import (
     manage,
     offers,
     records,
+    self_service,
     visits,
 )
 from core.messaging.conversation.menu import (
@@ -75,6 +76,7 @@ ACTIONS: dict[str, Callable[[Turn], None]] = {
     "checkin": lambda turn: _say_idle(turn, "conv.checkin.how"),
     "manage": manage.start_manage,
     "rx": records.send_prescriptions,
+    "records": self_service.send_records_link,
     "rate": records.start_rating,
     "language": ask_language,
 }

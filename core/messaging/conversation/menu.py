@@ -9,7 +9,7 @@ from core.messaging.dates import clock_label, day_label
 from core.messaging.messages import Button, Buttons, ListMessage, Row, Section
 from core.patients.registry import update_patient
 
-MENU = ("book", "status", "checkin", "manage", "rx", "rate", "language")
+MENU = ("book", "status", "checkin", "manage", "rx", "records", "rate", "language")
 LANGUAGES = ("en", "hi")
 LIST_ROWS = 10  # Meta's limit for one list message
 PAGE_ROWS = LIST_ROWS - 1  # a longer list shows 9 rows and a "More" row
@@ -30,6 +30,10 @@ KEYWORDS = {
     "prescription": "rx",
     "prescriptions": "rx",
     "पर्चा": "rx",
+    "records": "records",
+    "my records": "records",
+    "रिकॉर्ड": "records",
+    "मेरे रिकॉर्ड": "records",
     "rate": "rate",
     "language": "language",
     "भाषा": "language",
