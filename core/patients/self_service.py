@@ -282,7 +282,7 @@ def _bills(session: Session, ref: RecordsRef, zone: dt.tzinfo) -> tuple[BillLine
             when=f"{(b.issued_at or b.created_at).astimezone(zone):%d %b %Y}",
             total=format_inr(b.total_minor),
             due=format_inr(max(0, b.total_minor - b.paid_minor)),
-            status=b.status,
+            status=b.status.replace("_", " "),
             receipts=tuple(payments.get(b.id, ())),
         )
         for b in bills
