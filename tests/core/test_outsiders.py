@@ -1149,9 +1149,16 @@ EXEMPT = {
     "core.queue.events.enqueue_intents",
     "core.queue.issue_sql.insert_token",
     "core.queue.eta_projection.refresh_etas",
+    "core.queue.projection.defer_refresh",
+    # the after-commit ETA projector (workers.projector): the tenant and department come from
+    # the request a committed queue change left, never from a caller
+    "core.queue.projection.mark_dirty",
+    "core.queue.projection.project_department",
     # steps of issue_token and book_appointment, handed a request built after their access_*
     "core.queue.issue_sql.take_number",
     "core.queue.issue_sql.give_back",
+    "core.queue.issue_sql.issue_in_one",
+    "core.queue.issue_sql.open_day",
     "core.scheduling.seats.take_seat",
     "core.scheduling.seats.take_extra_seat",
     # steps of cancel, reschedule and the waiting-list commands, handed the tenant and ids of
