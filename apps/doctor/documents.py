@@ -75,17 +75,25 @@ def _when(entry: DocumentEntry, zone: ZoneInfo) -> str:
     return f"{at.astimezone(zone):%d %b}" if isinstance(at, dt.datetime) else ""
 
 
+def _size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
 def listing(rt: Runtime, patient_id: int, zone: ZoneInfo) -> None:
     """Documents newest first, each with Download and Send on WhatsApp."""
     found = entries(rt, patient_id)
-    st.markdown(f'<div class="qd-title">Documents · {len(found)}</div>', unsafe_allow_html=True)
+    st.markdown(
+        f'<div class="qd-title qd-docs">Documents · {len(found)}</div>', unsafe_allow_html=True
+    )
     if not found:
         st.caption("No documents yet.")
     staff = st.session_state["qlink_staff"]
     nonces: dict[int, str] = st.session_state.setdefault(NONCE, {})
     for entry in found[:SHOWN]:
-        name, get, send = st.columns([3.2, 1, 1], vertical_alignment="center", gap="xsmall")
-        size = f"{entry.size / 1024:.0f} KB" if entry.size < 1024 * 1024 else "> 1 MB"
+        name, get, send = st.columns([3, 1.3, 1.3], vertical_alignment="center", gap="xsmall")
+        size = _size(entry.size)
         name.markdown(
             f'<div class="qd-doc"><b>{escape(LABEL.get(entry.kind, entry.kind))}</b> '
             f"{escape(entry.filename)}"
@@ -93,7 +101,7 @@ def listing(rt: Runtime, patient_id: int, zone: ZoneInfo) -> None:
             unsafe_allow_html=True,
         )
         get.download_button(
-            "Get",
+            "Download",
             data=fetch(rt, staff.actor, entry.id),
             file_name=entry.filename,
             mime=entry.mime,
@@ -105,7 +113,7 @@ def listing(rt: Runtime, patient_id: int, zone: ZoneInfo) -> None:
         )
         nonce = nonces.setdefault(entry.id, uuid.uuid4().hex)
         if send.button(
-            "Send",
+            "WhatsApp",
             key=f"doc_send_{entry.id}",
             icon=":material/send:",
             help="Send on WhatsApp to the patient",
@@ -137,12 +145,20 @@ def upload(rt: Runtime, patient_id: int, consultation_id: int | None) -> None:
     turn = st.session_state.get(VERSION, 0)
     kind = st.selectbox("Kind", UPLOAD_KINDS, format_func=KINDS.get, key="doc_up_kind")
     file = st.file_uploader(
-        f"PDF, JPEG or PNG, up to {MAX_BYTES // (1024 * 1024)} MB",
+        "File",
+        label_visibility="collapsed",  # the box itself names the types and the size
         type=["pdf", "jpg", "jpeg", "png"],
         max_upload_size=MAX_BYTES // (1024 * 1024),
         key=f"doc_up_file_{turn}",  # a new key after each upload empties the box
     )
-    if not st.button("Upload", key="doc_up_go", type="primary", disabled=file is None):
+    if not st.button(
+        "Attach to the record",
+        key="doc_up_go",
+        type="primary",
+        icon=":material/attach_file:",
+        disabled=file is None,
+        help="Checked by its content: PDF, JPEG or PNG only",
+    ):
         return
     assert file is not None
     staff = st.session_state["qlink_staff"]
@@ -178,5 +194,7 @@ def summary(rt: Runtime, patient_id: int) -> None:
         st.error(exc.message)
         return
     _changed()
-    st.toast("Referral summary ready: Get or Send it below", icon=":material/check_circle:")
+    st.toast(
+        "Referral summary ready: download it or send it on WhatsApp", icon=":material/check_circle:"
+    )
     st.rerun()

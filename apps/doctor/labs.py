@@ -30,7 +30,9 @@ def catalogue(rt: Runtime) -> list[CatalogueTest]:
 def orders(rt: Runtime, cid: int) -> None:
     """A popover to order tests; ordering sends the patient to the lab (token kept)."""
     tests = {t.id: t for t in catalogue(rt)}
-    with st.popover("Order lab tests", icon=":material/biotech:", disabled=not tests):
+    with st.popover(
+        "Order lab tests", icon=":material/biotech:", disabled=not tests, width="stretch"
+    ):
         picked = st.multiselect(
             "Tests",
             list(tests),

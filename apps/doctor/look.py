@@ -18,6 +18,7 @@ _CSS = """
 .qd-q .qd-row { display: grid; grid-template-columns: 4.6em 1fr auto; gap: .35rem;
   align-items: center; border-bottom: 1px solid #f1f5f9; }
 .qd-q .qd-row:last-child { border-bottom: 0; }
+.qd-q .qd-mark { grid-column: 2 / 4; line-height: 1.1rem; margin: -.15rem 0 .2rem 0; }
 .qd-code { font-weight: 700; font-variant-numeric: tabular-nums; }
 .qd-who { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .qd-eta { font-size: .75rem; color: #475569; font-variant-numeric: tabular-nums; }
@@ -42,7 +43,9 @@ table.qd-results th { text-align: left; font-weight: 600; color: #475569; font-s
 table.qd-results td { padding: .05rem .3rem .05rem 0; border-bottom: 1px solid #f1f5f9;
   font-variant-numeric: tabular-nums; }
 table.qd-results tr.qd-abnormal td { color: #b91c1c; font-weight: 700; background: #fef2f2; }
+table.qd-results td:nth-child(3), table.qd-results td:nth-child(4) { white-space: nowrap; }
 .qd-doc { font-size: .82rem; line-height: 1.2rem; }
+[data-testid="stPopoverBody"]:has(.qd-docs) { min-width: 34rem; }
 </style>
 """
 

@@ -44,10 +44,11 @@ def _rows(tokens: list[DeskToken], zone: ZoneInfo, ready: dict[int, ResultsBack]
     for t in tokens[:SHOWN]:
         eta = f"{t.eta.astimezone(zone):%H:%M}" if t.eta else ""
         mark = results.tag(ready.get(t.id)) or kind_tag(t.kind)
+        below = f'<span class="qd-mark">{mark}</span>' if mark else ""  # never cut by a long name
         rows.append(
             f'<div class="qd-row"><span class="qd-code">{escape(t.code)}</span>'
-            f'<span class="qd-who">{escape(t.patient_name)} {mark}</span>'
-            f'<span class="qd-eta">{eta}</span></div>'
+            f'<span class="qd-who">{escape(t.patient_name)}</span>'
+            f'<span class="qd-eta">{eta}</span>{below}</div>'
         )
     more = len(tokens) - SHOWN
     if more > 0:

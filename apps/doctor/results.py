@@ -83,21 +83,23 @@ def table(found: list[ResultLine], zone: ZoneInfo) -> None:
     """The results of this visit: abnormal rows in red with the flag, pending ones greyed."""
     if not found:
         return
-    done = sum(1 for r in found if r.value is not None)
+    done = [r for r in found if r.value is not None]
     rows = []
     for r in found:
         if r.value is None:
-            cells = (escape(r.test_name), '<span class="qd-muted">pending</span>', "", "", "")
+            cells = (escape(r.test_name), '<span class="qd-muted">pending</span>', "", "")
             rows.append(f"<tr>{''.join(f'<td>{c}</td>' for c in cells)}</tr>")
             continue
-        flag = f"<b>{escape(r.abnormal.upper())}</b>" if r.abnormal else "normal"
-        at = f" {r.resulted_at.astimezone(zone):%H:%M}" if r.resulted_at else ""
-        cells = (escape(r.test_name), escape(r.value), escape(r.unit or ""), _range(r), flag + at)
+        value = escape(f"{r.value} {r.unit or ''}".strip())
+        flag = f"<b>{escape(r.abnormal.upper())}</b>" if r.abnormal else ""
         style = ' class="qd-abnormal"' if r.abnormal else ""
+        cells = (escape(r.test_name), value, _range(r), flag)
         rows.append(f"<tr{style}>{''.join(f'<td>{c}</td>' for c in cells)}</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("Test", "Value", "Unit", "Range", "Flag"))
+    last = max((r.resulted_at for r in done if r.resulted_at), default=None)
+    when = f" · back {last.astimezone(zone):%H:%M}" if last else ""
+    head = "".join(f"<th>{h}</th>" for h in ("Test", "Result", "Range", "Flag"))
     st.markdown(
-        f'<div class="qd-title">Lab results · {done} of {len(found)}</div>'
+        f'<div class="qd-title">Lab results · {len(done)} of {len(found)}{when}</div>'
         f'<table class="qd-results"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>",
         unsafe_allow_html=True,

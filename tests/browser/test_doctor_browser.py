@@ -22,13 +22,17 @@ from sqlalchemy import select
 from core.auth.users import create_user
 from core.clinical.consultations import open_consultation
 from core.clinical.finish import finish_visit
+from core.clinical.lab import enter_result, order_tests
+from core.clinical.lab_catalogue import LabTestSpec
 from core.clinical.medicines import MedicineLine
 from core.clinical.prescription_pdf import prescription_document, render_prescription
 from core.clinical.prescriptions import save_prescription
 from core.clinical.records import add_diagnosis, record_notes
+from core.clinical.uploads import upload_document
 from core.patients.background import add_allergy, add_condition, add_medication
 from core.queue.calling import call_next
 from db.models import Prescription
+from qlink import builder
 from tests.browser.test_desk_browser import ROOT, _wait_healthy
 from tests.web.conftest import SECRET, Floor, free_port, settings_for
 
@@ -140,3 +144,71 @@ def test_sign_in_call_next_record_and_finish_the_knee_pain_visit(browser, floor,
         subprocess.run(
             ["pdftoppm", "-png", "-r", "80", str(pdf), str(shots / "prescription")], check=True
         )
+
+
+LAB_TESTS = (
+    LabTestSpec("FBS", "Blood sugar (fasting)", "mg/dL", 70, 100),
+    LabTestSpec("HB", "Haemoglobin", "g/dL", 13, 17, 12, 15),
+    LabTestSpec("XRK", "X-ray knee (AP/lateral)", result_kind="text"),
+)
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def back_from_the_lab(floor: Floor) -> None:
+    """Patient 0 seen today, sent for three tests (one high), back with a report uploaded."""
+    clinic, doctor_id, patient = floor.clinic, floor.doctors[0].id, floor.patients[0]
+    doctor = dataclasses.replace(clinic.system, role="doctor", doctor_id=doctor_id)
+    with floor.db.transaction(floor.tenant_id) as s:
+        tests = builder.add_lab_tests(s, clinic.admin, LAB_TESTS)
+    floor.issue(0)
+    with floor.db.transaction(floor.tenant_id) as s:
+        called = call_next(s, doctor, doctor_id=doctor_id)
+        assert called is not None
+        visit = open_consultation(s, doctor, token_id=called.id)
+        record_notes(s, doctor, consultation_id=visit.id, chief_complaint="Knee pain, thirsty")
+        orders = order_tests(
+            s, doctor, consultation_id=visit.id, lab_test_ids=[t.id for t in tests]
+        ).order_ids
+        upload_document(
+            s, doctor, patient_id=patient, kind="report", filename="MRI knee 2025.pdf",
+            content=PDF, consultation_id=visit.id,
+        )  # fmt: skip
+    with floor.db.transaction(floor.tenant_id) as s:
+        for order, value in zip(
+            orders, ("182", "14.2", "Mild medial joint space narrowing"), strict=True
+        ):
+            enter_result(s, clinic.lab, order_id=order, value=value)
+
+
+def settled(page) -> None:
+    """Wait until the page's run is drawn: no skeleton placeholders left."""
+    expect(page.locator('[data-testid="stSkeleton"]')).to_have_count(0, timeout=20000)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_the_room_with_lab_results_back_and_documents(browser, floor, doctor_app, shots):
+    username = with_history(floor)
+    back_from_the_lab(floor)
+    floor.issue(1)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(f"{doctor_app}/")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.get_by_text("results ready · 1 abnormal")).to_be_visible(timeout=20000)
+    settled(page)
+    page.screenshot(path=str(shots / "doctor-results-ready.png"))
+    page.get_by_role("button", name="Call next (2)").click()
+    page.get_by_role("button", name="Start consultation").click()
+    expect(page.locator("table.qd-results")).to_contain_text("182", timeout=15000)
+    expect(page.locator("tr.qd-abnormal")).to_contain_text("HIGH")
+    expect(page.get_by_label("Chief complaint")).to_have_value("Knee pain, thirsty", timeout=15000)
+    settled(page)
+    finish = page.get_by_role("button", name="Finish visit")
+    expect(finish).to_be_in_viewport()
+    page.screenshot(path=str(shots / "doctor-room-results.png"))
+    page.get_by_role("button", name="Documents · 1").click()
+    expect(page.get_by_text("MRI knee 2025.pdf")).to_be_visible(timeout=10000)
+    settled(page)
+    page.screenshot(path=str(shots / "doctor-room-documents.png"))
+    page.close()
