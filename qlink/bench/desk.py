@@ -49,7 +49,7 @@ from qlink.keys import check_data_key
 from qlink.seed.clinics import SHARMA, Window
 from qlink.seed.demo import ZONE
 from qlink.seed.history import import_history
-from qlink.seed.patients import generate_profiles, register_profiles
+from qlink.seed.patients import generate_profiles, import_profiles
 from qlink.seed.setup import build_clinic, ensure_plans
 from qlink.settings import Settings
 
@@ -310,7 +310,7 @@ def _clinic(rt: Runtime, args: argparse.Namespace) -> tuple[Actor, int, str]:
         rng = random.Random(args.seed)
         actor = Actor.system(built.tenant_id, clock=clock)
         profiles = generate_profiles(rng, spec.patients, today)
-        patients = register_profiles(session, actor, rt.vault, profiles, rng, spec.history_days)
+        patients = import_profiles(session, actor, rt.vault, profiles, rng, spec.history_days)
     progress(f"importing {spec.history_days} days of history")
     days = [today - dt.timedelta(days=n) for n in range(spec.history_days, 0, -1)]
     with rt.db.transaction(ALL_TENANTS) as session:

@@ -27,7 +27,7 @@ from qlink.seed.clinics import CLINICS, DOCTOR_PASSWORD, PLATFORM_ADMIN, SHARMA,
 from qlink.seed.formulary import COMMON_MEDICINES
 from qlink.seed.history import import_history
 from qlink.seed.lab import COMMON_LAB_TESTS
-from qlink.seed.patients import generate_profiles, register_profiles
+from qlink.seed.patients import generate_profiles, import_profiles
 from qlink.seed.setup import build_clinic, ensure_plans, ensure_platform_admin, subscribe
 from qlink.seed.templates import ensure_demo_templates
 from qlink.seed.today import TodaySummary, seed_today
@@ -121,7 +121,7 @@ def _seed_clinic(
     builder.add_lab_tests(session, actor, COMMON_LAB_TESTS)
     builder.add_formulary(session, actor, COMMON_MEDICINES)
     profiles = generate_profiles(rng, spec.patients, today)
-    patients = register_profiles(session, actor, vault, profiles, rng, spec.history_days)
+    patients = import_profiles(session, actor, vault, profiles, rng, spec.history_days)
     days = [today - dt.timedelta(days=n) for n in range(spec.history_days, 0, -1)]
     clinic = built.history_clinic(patients)
     import_history(session, clinic, rng, days)

@@ -1,4 +1,10 @@
-"""Fictional demo patients: generated deterministically, registered through core."""
+"""Fictional demo patients: generated deterministically, registered through core.
+
+``register_profiles`` registers them one by one (``register_patient``); ``import_profiles``
+goes through core's bulk ``import_patients`` (the same validation, phone encryption, consents
+and codes in the same order), in runs cut where a child's guardian is in the same run; the
+allergies and conditions go through core either way.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor
 from core.patients import ConsentGrant, PhoneVault, add_allergy, add_condition, register_patient
+from core.patients.importing import MAX_ROWS, PatientRow, import_patients
 from qlink.seed import names
 
 CHILD_SHARE = 0.2
@@ -184,14 +191,78 @@ def register_profiles(
     return [_seed_patient(rng, pid, p, history_days) for pid, p in zip(ids, profiles, strict=True)]
 
 
-def _register(session: Session, actor: Actor, vault: PhoneVault, p: Profile, ids: list[int]) -> int:
-    guardian_id = ids[p.guardian] if p.guardian is not None else None
-    by_guardian = guardian_id is not None
-    consents = [
+def import_profiles(
+    session: Session,
+    actor: Actor,
+    vault: PhoneVault,
+    profiles: list[Profile],
+    rng: random.Random,
+    history_days: int,
+) -> list[SeedPatient]:
+    """Register every profile through core's bulk import; same result as ``register_profiles``
+    (codes, fields, consents, allergies, conditions), one audit entry per run of rows."""
+    ids: list[int] = []
+    start = 0
+    while start < len(profiles):
+        end = start
+        while (
+            end < len(profiles)
+            and end - start < MAX_ROWS
+            and _guardian_before(profiles[end], start)
+        ):
+            end += 1
+        rows = [_row(p, ids, index) for index, p in enumerate(profiles[start:end], start)]
+        ids.extend(import_patients(session, actor, vault=vault, rows=rows).ids)
+        start = end
+    for patient_id, p in zip(ids, profiles, strict=True):
+        _background(session, actor, patient_id, p)
+    return [_seed_patient(rng, pid, p, history_days) for pid, p in zip(ids, profiles, strict=True)]
+
+
+def _guardian_before(p: Profile, start: int) -> bool:
+    """Whether the profile's guardian (if any) was imported before row ``start``."""
+    return p.guardian is None or p.guardian < start
+
+
+def _consents(index: int, by_guardian: bool) -> list[ConsentGrant]:
+    return [
         ConsentGrant("treatment", by_guardian=by_guardian),
         ConsentGrant("whatsapp", by_guardian=by_guardian),
-        ConsentGrant("reminders", granted=len(ids) % 4 != 0, by_guardian=by_guardian),
+        ConsentGrant("reminders", granted=index % 4 != 0, by_guardian=by_guardian),
     ]
+
+
+def _row(p: Profile, ids: list[int], index: int) -> PatientRow:
+    guardian_id = ids[p.guardian] if p.guardian is not None else None
+    return PatientRow(
+        full_name=p.full_name,
+        phone=p.phone,
+        date_of_birth=p.date_of_birth,
+        age_years=None if p.date_of_birth else p.age,
+        gender=p.gender,
+        address=p.address,
+        blood_group=p.blood_group,
+        email=p.email,
+        guardian_patient_id=guardian_id,
+        guardian_relation=p.relation,
+        preferred_language=p.language,
+        consents=_consents(index, guardian_id is not None),
+    )
+
+
+def _background(session: Session, actor: Actor, patient_id: int, p: Profile) -> None:
+    if p.allergy:
+        substance, reaction, severity = p.allergy
+        add_allergy(
+            session, actor, patient_id, substance=substance, reaction=reaction, severity=severity
+        )
+    if p.condition:
+        add_condition(session, actor, patient_id, name=p.condition[0], icd10_code=p.condition[1])
+
+
+def _register(session: Session, actor: Actor, vault: PhoneVault, p: Profile, ids: list[int]) -> int:
+    guardian_id = ids[p.guardian] if p.guardian is not None else None
+    consents = _consents(len(ids), guardian_id is not None)
     patient = register_patient(
         session,
         actor,
@@ -209,13 +280,7 @@ def _register(session: Session, actor: Actor, vault: PhoneVault, p: Profile, ids
         preferred_language=p.language,
         consents=consents,
     ).patient
-    if p.allergy:
-        substance, reaction, severity = p.allergy
-        add_allergy(
-            session, actor, patient.id, substance=substance, reaction=reaction, severity=severity
-        )
-    if p.condition:
-        add_condition(session, actor, patient.id, name=p.condition[0], icd10_code=p.condition[1])
+    _background(session, actor, patient.id, p)
     return patient.id
 
 
