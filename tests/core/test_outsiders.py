@@ -1209,6 +1209,8 @@ EXEMPT = {
     "core.scheduling.calendar_feeds.busy_blocks",
     # the ticker's platform-scope step, for a feed due_feeds listed
     "core.scheduling.calendar_feeds.refresh_feed",
+    # the relay's renderer of web-booking notices (called by notify.render for a claimed row)
+    "core.messaging.booking_notices.notice_for",
 }
 
 
