@@ -1182,6 +1182,7 @@ EXEMPT = {
     "core.messaging.notify.render",
     "core.messaging.reminders.reminder_for",
     "core.messaging.rating.rating_request_for",
+    "core.messaging.slot_offer.slot_offer_for",
     # a step of the conversation, for the patient the turn already identified
     "core.messaging.rating.requested_visit",
     "core.messaging.outbound.approved_template",
@@ -1200,6 +1201,7 @@ EXEMPT = {
     # render job run by the relay in the platform scope for the outbox row it claimed
     "core.clinical.delivery.queue_prescription_pdf",
     "core.clinical.delivery.render_job",
+    "core.clinical.delivery.render_failed",
     # web booking (issue 15): the tenant id is the public page's clinic (its slug) or the API
     # key's; a code or ticket is looked up only inside it
     "core.scheduling.web_booking.public_directory",
