@@ -37,6 +37,9 @@ _ROUTE_LABELS = [
     (re.compile(r"^/t/[^/]+/events$"), "/t/{ref}/events"),
     (re.compile(r"^/t/[^/]+$"), "/t/{ref}"),
     (re.compile(r"^/static/"), "/static"),
+    (re.compile(r"^/me/"), "/me/{ref}"),
+    (re.compile(r"^/api/v1/"), "/api/v1"),
+    (re.compile(r"^/fhir/"), "/fhir"),
     (re.compile(r"^/book/static/"), "/book/static"),
     (re.compile(r"^/book/[^/]+/api/[a-z]+$"), "/book/{clinic}/api"),
     (re.compile(r"^/book/[^/]+$"), "/book/{clinic}"),
@@ -151,7 +154,7 @@ def _record(scope: Scope, status: int, seconds: float) -> None:
     requests: RequestMetrics | None = getattr(scope["app"].state, "requests", None)
     if requests is not None:
         requests.observe(scope["method"], route, status, seconds)
-    redacted = re.sub(r"^/t/[^/]+", "/t/…", path)
+    redacted = re.sub(r"^/(t|me)/[^/]+", r"/\1/…", path)  # signed links are credentials
     client = scope.get("client") or ("-", 0)
     log.info(
         json.dumps(

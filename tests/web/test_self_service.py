@@ -4,6 +4,7 @@ revoked links refused; cancel and reschedule from the page; documents and bills 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,3 +169,12 @@ def test_cancel_and_reschedule_from_the_page(client, rec, db):
     gone = client.post(f"/me/{ref}/appointments/{mine[0].id}/cancel", follow_redirects=False)
     assert gone.status_code == 303
     assert "None booked." in client.get(f"/me/{ref}").text
+
+
+def test_request_logs_never_carry_the_link(client, rec, caplog):
+    ref = rec.link()
+    with caplog.at_level("INFO", logger="qlink.http"):
+        client.get(f"/me/{ref}")
+    lines = [r.getMessage() for r in caplog.records if r.name == "qlink.http"]
+    assert lines and all(ref not in line for line in lines)
+    assert "/me/…" in [json.loads(line).get("path") for line in lines]
