@@ -58,13 +58,15 @@ class SeedPatient:
 def generate_profiles(rng: random.Random, count: int, today: dt.date) -> list[Profile]:
     """Return ``count`` profiles; a child always comes after its guardian."""
     profiles: list[Profile] = []
+    guardians: list[int] = []  # indices of the profiles aged 24-50 so far, in order
     phones = iter(rng.sample(range(100, 100_000), count))
     for index in range(count):
-        guardians = [i for i, p in enumerate(profiles) if 24 <= p.age <= 50]
         if guardians and rng.random() < CHILD_SHARE:
             profiles.append(_child(rng, profiles, rng.choice(guardians), today))
         else:
             profiles.append(_adult(rng, index, next(phones), today))
+        if 24 <= profiles[-1].age <= 50:
+            guardians.append(index)
     return profiles
 
 
