@@ -59,11 +59,10 @@ from db.models.tenancy import (
 )
 
 __all__ = [
+    "Announcement",
     "ApiClient",
     "ApiOrigin",
     "ApiRequest",
-    "PatientRecordLink",
-    "Announcement",
     "Appointment",
     "AuditChainHead",
     "AuditEntry",
@@ -96,6 +95,7 @@ __all__ = [
     "PatientAllergy",
     "PatientCondition",
     "PatientMedication",
+    "PatientRecordLink",
     "Payment",
     "Plan",
     "Prescription",
