@@ -61,17 +61,21 @@ def _key(part: str, cid: int) -> str:
     return f"doc_am_{part}_{cid}"
 
 
+def _closed() -> None:
+    st.session_state.pop(OPEN, None)
+
+
 def panel(rt: Runtime, record: Saved, when: str, on_done: Callable[[], None]) -> None:
-    """The open amendment: what to change, the reason, and the change itself."""
+    """The open amendment in a dialog over the room (closing it discards the change)."""
+    st.dialog(f"Amend the visit of {when}", width="large", on_dismiss=_closed)(_panel)(
+        rt, record, on_done
+    )
+
+
+def _panel(rt: Runtime, record: Saved, on_done: Callable[[], None]) -> None:
+    """What to change, the reason, and the change itself."""
     cid = record.consultation_id
-    with st.container(border=True, key=f"doc_am_box_{cid}"):
-        head, close = st.columns([4, 1], vertical_alignment="center", gap="xsmall")
-        head.markdown(
-            f'<div class="qd-title">Amend the visit of {when}</div>', unsafe_allow_html=True
-        )
-        if close.button("Close", key=f"doc_am_close_{cid}", type="tertiary"):
-            st.session_state.pop(OPEN, None)
-            st.rerun()
+    with st.container(key=f"doc_am_box_{cid}"):
         what = st.segmented_control(
             "Change", list(WHAT), format_func=WHAT.get, default="notes", key=_key("what", cid)
         )

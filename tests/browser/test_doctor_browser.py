@@ -211,4 +211,11 @@ def test_the_room_with_lab_results_back_and_documents(browser, floor, doctor_app
     expect(page.get_by_text("MRI knee 2025.pdf")).to_be_visible(timeout=10000)
     settled(page)
     page.screenshot(path=str(shots / "doctor-room-documents.png"))
+    page.get_by_role("button", name="Documents · 1").click()  # closes it
+    page.get_by_role("button", name="Amend").first.click()
+    change = page.locator('[data-testid="stButtonGroup"]').get_by_text("Prescription", exact=True)
+    change.click()
+    expect(page.get_by_role("button", name="Save prescription")).to_be_visible(timeout=15000)
+    settled(page)
+    page.screenshot(path=str(shots / "doctor-amend-prescription.png"))
     page.close()
