@@ -10,6 +10,7 @@ import datetime as dt
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -101,6 +102,7 @@ class Payment(IdMixin, TenantMixin, CreatedMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "receipt_number"),
         UniqueConstraint("tenant_id", "idempotency_key"),
+        Index("ix_payments_received", "tenant_id", "received_at"),  # BI revenue (0019)
         CheckConstraint("amount_minor > 0", name="amount"),
         CheckConstraint("mode IN ('cash','card','upi')", name="mode"),
     )

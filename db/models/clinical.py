@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     Float,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -34,7 +35,10 @@ class Consultation(IdMixin, TenantMixin, CreatedMixin, Base):
     """One visit with a doctor; its clinical content lives in versioned child rows."""
 
     __tablename__ = "consultations"
-    __table_args__ = (UniqueConstraint("tenant_id", "token_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "token_id"),
+        Index("ix_consultations_started", "tenant_id", "started_at"),  # BI case mix (0019)
+    )
     patient_id: Mapped[int] = tenant_ref("patients", index=True)
     doctor_id: Mapped[int] = tenant_ref("doctors")
     branch_id: Mapped[int] = tenant_ref("branches")
@@ -137,6 +141,7 @@ class LabTest(IdMixin, TenantMixin, Base):
 
 class LabOrder(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "lab_orders"
+    __table_args__ = (Index("ix_lab_orders_created", "tenant_id", "created_at"),)  # BI (0019)
     consultation_id: Mapped[int] = tenant_ref("consultations", index=True)
     patient_id: Mapped[int] = tenant_ref("patients", index=True)
     doctor_id: Mapped[int] = tenant_ref("doctors")

@@ -95,7 +95,10 @@ class OutboxMessage(IdMixin, TenantMixin, CreatedMixin, Base):
 
 class Rating(IdMixin, TenantMixin, CreatedMixin, Base):
     __tablename__ = "ratings"
-    __table_args__ = (UniqueConstraint("tenant_id", "token_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "token_id"),
+        Index("ix_ratings_created", "tenant_id", "created_at"),  # BI ratings (0019)
+    )
     patient_id: Mapped[int] = tenant_ref("patients")
     doctor_id: Mapped[int | None] = tenant_ref("doctors")
     token_id: Mapped[int | None] = tenant_ref("queue_tokens")

@@ -77,6 +77,7 @@ class QueueToken(IdMixin, TenantMixin, CreatedMixin, Base):
         ),
         Index("ix_queue_tokens_board", "tenant_id", "branch_id", "status", "number"),
         Index("ix_queue_tokens_doctor_day", "tenant_id", "doctor_id", "service_date", "status"),
+        Index("ix_queue_tokens_day", "tenant_id", "service_date"),  # BI reports (0019)
         UniqueConstraint("tenant_id", "appointment_id"),
         CheckConstraint(
             "kind IN ('walk_in','booked','follow_up','emergency','lab_return','vip','priority')",

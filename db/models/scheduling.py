@@ -76,6 +76,7 @@ class Appointment(IdMixin, TenantMixin, CreatedMixin, Base):
         UniqueConstraint("tenant_id", "idempotency_key"),
         Index("ix_appointments_day", "tenant_id", "branch_id", "service_date", "status"),
         Index("ix_appointments_patient", "tenant_id", "patient_id", "slot_start"),
+        Index("ix_appointments_date", "tenant_id", "service_date"),  # BI reports (0019)
         CheckConstraint("seat >= 1", name="seat"),
         CheckConstraint("slot_start < slot_end", name="slot"),
         CheckConstraint(
