@@ -13,10 +13,12 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.messaging import booking_notices
 from core.messaging.catalogue import text
 from core.messaging.notify import DOCUMENT_TEMPLATE, TEMPLATE_PREFIX
 from core.messaging.rating import TEMPLATE as RATING_TEMPLATE
 from core.messaging.slot_offer import TEMPLATE as SLOT_OFFER_TEMPLATE
+from core.scheduling.web_booking import OTP_TEMPLATE
 from db.models import MessageTemplate, Tenant
 
 LANGUAGES = ("en", "hi")
@@ -38,6 +40,26 @@ DOCUMENT_BODY = {  # one parameter: the caption or the file name; the document i
 }
 
 
+# the web booking page's one-time code: Meta's authentication template (body + copy-code button)
+OTP_BODY = {
+    "en": "{{1}} is your verification code. For your security, do not share this code.",
+    "hi": "{{1}} आपका सत्यापन कोड है। अपनी सुरक्षा के लिए यह कोड किसी से साझा न करें।",
+}
+CATEGORIES = {OTP_TEMPLATE: "AUTHENTICATION"}  # every other demo template is UTILITY
+
+
+def _notice_bodies(lang: str) -> dict[str, str]:
+    """Web booking notices (cancelled, another time proposed) with {{n}} in send order."""
+    bodies = {}
+    for kind, name in booking_notices.TEMPLATES.items():
+        params = ["name", "doctor", "when", "branch"]
+        if kind == booking_notices.REQUEST_PROPOSED:
+            params = ["name", "when", "branch"]
+        values = {p: "{{" + str(i) + "}}" for i, p in enumerate(params, start=1)}
+        bodies[name] = booking_notices.TEXTS[lang][kind].format(note="", **values)
+    return bodies
+
+
 def template_bodies(lang: str) -> dict[str, str]:
     """Every demo template's body in ``lang``, by template name."""
     bodies = {}
@@ -45,6 +67,8 @@ def template_bodies(lang: str) -> dict[str, str]:
         placeholders = {p: "{{" + str(i) + "}}" for i, p in enumerate(params, start=1)}
         bodies[name] = text(lang, key, **placeholders)
     bodies[DOCUMENT_TEMPLATE] = DOCUMENT_BODY[lang]
+    bodies[OTP_TEMPLATE] = OTP_BODY[lang]
+    bodies.update(_notice_bodies(lang))
     return bodies
 
 
@@ -68,7 +92,7 @@ def ensure_demo_templates(session: Session, slugs: tuple[str, ...], *, at: dt.da
                         tenant_id=tenant_id,
                         name=name,
                         language=lang,
-                        category="UTILITY",
+                        category=CATEGORIES.get(name, "UTILITY"),
                         body=body,
                         status="approved",
                         created_at=at,
