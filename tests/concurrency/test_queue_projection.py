@@ -208,9 +208,8 @@ def test_issue_and_call_next_send_few_statements(db, projector):
     # scope, place, people, line (2), then counter + token + event as one statement
     assert len(issue.seen) <= 6, issue.seen
     assert sum("token_counters" in s for s in issue.seen) == 1
-    with _Statements(db.engine) as call:
-        with db.transaction(clinic.tenant_id) as s:
-            called = call_next(s, _desk(clinic, clock), doctor_id=doctor_id)
+    with _Statements(db.engine) as call, db.transaction(clinic.tenant_id) as s:
+        called = call_next(s, _desk(clinic, clock), doctor_id=doctor_id)
     assert called is not None
     # scope, doctor, place, line (2), claim, event, now-serving intent
     assert len(call.seen) <= 8, call.seen
