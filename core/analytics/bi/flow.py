@@ -189,15 +189,18 @@ def peak_hours(
     def compute() -> KpiTable:
         t = QueueToken
         hour = scope.local_hour(t.issued_at)
-        where = [*narrow(scope, t), *_in_days(scope, t.service_date)]
-        open_days: int | None = session.scalar(
-            select(func.count(func.distinct(t.service_date))).where(*where)
-        )
-        rows = session.execute(
-            select(hour, func.count()).where(*where).group_by(hour).order_by(hour)
+        # One scan grouped by day and hour (at most 24 rows a day); the open days and the
+        # arrivals per hour are summed from those groups.
+        by_day_hour = session.execute(
+            select(t.service_date, hour, func.count())
+            .where(*narrow(scope, t), *_in_days(scope, t.service_date))
+            .group_by(t.service_date, hour)
         ).all()
-        days = int(open_days or 0)
-        out = tuple((int(h), round(int(n) / days, 1)) for h, n in rows) if days else ()
+        days = len({day for day, _, _ in by_day_hour})
+        arrivals: dict[int, int] = defaultdict(int)
+        for _, h, n in by_day_hour:
+            arrivals[int(h)] += int(n)
+        out = tuple((h, round(n / days, 1)) for h, n in sorted(arrivals.items())) if days else ()
         peak = max(out, key=lambda r: r[1])[0] if out else None
         return KpiTable(
             "peak_hours",
@@ -501,26 +504,30 @@ def ewt_accuracy(
             t.called_at.is_not(None),
             t.eta_at.is_not(None),
         ]
-        means = (
-            select(t.department_id.label("dep"), func.avg(actual).label("mean"))
+        # One scan: each token with its department's mean wait over the range (a window).
+        waits = (
+            select(
+                t.department_id.label("dep"),
+                actual.label("actual"),
+                predicted.label("predicted"),
+                func.avg(actual).over(partition_by=t.department_id).label("mean"),
+            )
             .where(*where)
-            .group_by(t.department_id)
             .subquery()
         )
         rows = session.execute(
             select(
                 Department.name,
                 func.count(),
-                func.avg(actual),
-                func.avg(func.abs(actual - predicted)),
-                func.avg(func.abs(actual - means.c.mean)),
+                func.avg(waits.c.actual),
+                func.avg(func.abs(waits.c.actual - waits.c.predicted)),
+                func.avg(func.abs(waits.c.actual - waits.c.mean)),
             )
-            .join(means, means.c.dep == t.department_id)
+            .select_from(waits)
             .join(
                 Department,
-                and_(Department.tenant_id == t.tenant_id, Department.id == t.department_id),
+                and_(Department.tenant_id == scope.tenant_id, Department.id == waits.c.dep),
             )
-            .where(*where)
             .group_by(Department.name)
             .order_by(Department.name)
         ).all()

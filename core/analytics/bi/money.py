@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from core.analytics.bi.base import (
@@ -34,21 +34,25 @@ from db.models import Bill, Consultation, Diagnosis, LabOrder, Payment, QueueTok
 Period = Literal["day", "week", "month"]
 
 
-def _paid(scope: Scope) -> list[ColumnElement[bool]]:
-    return [
-        *narrow(scope, Bill),
-        Payment.tenant_id == scope.tenant_id,
-        Payment.received_at >= scope.start_utc,
-        Payment.received_at < scope.end_utc,
-    ]
-
-
-def _payments() -> Select[Any]:
-    return (
+def _payments(scope: Scope, *, bills: bool = False) -> Select[Any]:
+    """Payments received in range, joined to their bill when a KPI reads it (``bills``) or the
+    filter narrows by the bill's branch, department or doctor; the network's revenue by day
+    reads the payments alone (a year of bills is not scanned for it)."""
+    f = scope.filter
+    query = (
         select()
         .select_from(Payment)
-        .join(Bill, and_(Bill.tenant_id == Payment.tenant_id, Bill.id == Payment.bill_id))
+        .where(
+            Payment.tenant_id == scope.tenant_id,
+            Payment.received_at >= scope.start_utc,
+            Payment.received_at < scope.end_utc,
+        )
     )
+    if bills or f.branch_id is not None or f.doctor_id is not None or f.department_id is not None:
+        query = query.join(
+            Bill, and_(Bill.tenant_id == Payment.tenant_id, Bill.id == Payment.bill_id)
+        ).where(*narrow(scope, Bill))
+    return query
 
 
 def revenue(
@@ -68,9 +72,8 @@ def revenue(
     def compute() -> KpiTable:
         day = scope.local_date(Payment.received_at)
         rows = session.execute(
-            _payments()
+            _payments(scope)
             .with_only_columns(day, Payment.mode, func.sum(Payment.amount_minor), func.count())
-            .where(*_paid(scope))
             .group_by(day, Payment.mode)
         ).all()
         buckets: dict[dt.date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MODES, 0))
@@ -119,13 +122,12 @@ def revenue_by_doctor(
 
     def compute() -> KpiTable:
         rows = session.execute(
-            _payments()
+            _payments(scope, bills=True)
             .with_only_columns(
                 Bill.doctor_id,
                 func.count(func.distinct(Bill.id)),
                 func.sum(Payment.amount_minor),
             )
-            .where(*_paid(scope))
             .group_by(Bill.doctor_id)
             .order_by(func.sum(Payment.amount_minor).desc())
         ).all()
@@ -173,17 +175,17 @@ def case_mix(
             .select_from(d)
             .join(c, and_(c.tenant_id == d.tenant_id, c.id == d.consultation_id))
         )
-        total = int(session.scalar(joined.with_only_columns(func.count()).where(*where)) or 0)
-        rows = session.execute(
+        # One scan: every diagnosis group (a few hundred at most); the total is their sum.
+        groups = session.execute(
             joined.with_only_columns(d.icd10_code, d.description, func.count())
             .where(*where)
             .group_by(d.icd10_code, d.description)
             .order_by(func.count().desc(), d.icd10_code)
-            .limit(limit)
         ).all()
+        total = sum(int(n) for _, _, n in groups)
         out = tuple(
             (code or "", text, int(n), round(100 * int(n) / total, 1) if total else 0.0)
-            for code, text, n in rows
+            for code, text, n in groups[:limit]
         )
         return KpiTable(
             "case_mix",
