@@ -35,7 +35,10 @@ from tests.fakes.graph import FakeGraph
 from tests.support import Clinic, add_doctor, make_clinic
 from tests.web.conftest import LiveServer, free_port
 
-DATA_KEY = "test-key"
+# The key every test server on this worker's shared database uses (tests/web/conftest.settings_for):
+# the database keeps its fingerprint, so a server with another key refuses to start.
+DATA_KEY = "k" * 43
+
 PHONE = "98123 45678"
 
 
