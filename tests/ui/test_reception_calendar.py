@@ -24,6 +24,10 @@ from db.migrate import upgrade
 from db.models import Appointment, AuditEntry, Patient, WaitlistEntry
 from tests.support import add_doctor, make_clinic
 
+# These tests build on one shared clinic in order and fail when pytest-xdist splits them:
+# `make test` runs them after the parallel run, in one process.
+pytestmark = pytest.mark.serial
+
 APP = Path(__file__).resolve().parents[2] / "apps" / "reception" / "app.py"
 DATA_KEY = "ui-test-data-key"
 PASSWORD = "correct-horse-1"
