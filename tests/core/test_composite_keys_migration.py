@@ -69,11 +69,18 @@ def _revision(engine: Engine) -> str:
 def key_checksums(engine: Engine) -> dict[str, tuple[int, str]]:
     """Return each table's row count and a digest of its key columns (ids and references)."""
     result = {}
-    present = set(inspect(engine).get_table_names())
+    insp = inspect(engine)
+    # the schema at this revision: later migrations add key columns (0017's patient_id)
+    present = {t: {c["name"] for c in insp.get_columns(t)} for t in insp.get_table_names()}
     with engine.connect() as conn:
         _see_every_clinic(conn)
         for table in (t for t in Base.metadata.sorted_tables if t.name in present):
-            keys = [c.name for c in table.columns if c.primary_key or c.name.endswith("_id")]
+            here = present[table.name]
+            keys = [
+                c.name
+                for c in table.columns
+                if (c.primary_key or c.name.endswith("_id")) and c.name in here
+            ]
             order = ", ".join(c.name for c in table.primary_key.columns)
             rows = conn.exec_driver_sql(
                 f"SELECT {', '.join(keys)} FROM {table.name} ORDER BY {order}"
