@@ -64,6 +64,20 @@ def knee_visit(session, world):
     return dr, cid
 
 
+def park_other_clinics_renders(session, world):
+    """Other tests' committed render jobs on the shared database stay out of this claim
+    (the test's transaction is rolled back)."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == delivery.PRESCRIPTION_PDF,
+            OutboxMessage.tenant_id != world.clinic.tenant_id,
+            OutboxMessage.status.in_(("pending", "sending")),
+        )
+        .values(status="parked")
+    )
+
+
 def test_knee_pain_visit_ends_with_the_prescription_pdf_on_whatsapp(session, fake, client):
     world = build_world(session)
     dr, cid = knee_visit(session, world)
@@ -76,9 +90,11 @@ def test_knee_pain_visit_ends_with_the_prescription_pdf_on_whatsapp(session, fak
     assert record.status == "final" and record.prescription.issued_at is not None
     job = session.get(OutboxMessage, done.pdf_job_id)
     assert (job.kind, job.status) == (delivery.PRESCRIPTION_PDF, "pending")
-    assert session.scalar(select(func.count()).select_from(Document)) == 0  # not inside finish
+    documents = select(func.count()).where(Document.tenant_id == world.clinic.tenant_id)
+    assert session.scalar(documents) == 0  # not inside finish
 
     now = world.clock.at
+    park_other_clinics_renders(session, world)
     (claimed,) = delivery.claim_render_jobs(session, worker="w1", now=now)
     document_id = delivery.render_job(session, claimed, now=now)
     assert delivery.render_job(session, claimed, now=now) is None  # a duplicate does nothing

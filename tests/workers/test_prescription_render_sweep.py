@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.clinical import delivery
 from core.clinical.finish import finish_visit
@@ -46,6 +46,20 @@ def relay_for(db, client, clock):
     return Relay(db, client.post, VAULT, clock=clock, upload=client.upload_media, name="rx-test")
 
 
+def park_other_clinics(db, world):
+    """The sweep runs over every clinic: other tests' committed rows still due on the shared
+    database (finished tests' leftovers) are parked so they cannot take this sweep's batch."""
+    with db.transaction(ALL_TENANTS) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.tenant_id != world.clinic.tenant_id,
+                OutboxMessage.status.in_(("pending", "sending")),
+            )
+            .values(status="parked")
+        )
+
+
 def mine(fake, world):
     return [r for r in fake.requests if world.phone_number_id in r.path]
 
@@ -55,6 +69,7 @@ def test_one_sweep_renders_the_prescription_and_sends_it(db, fake, client):
         world = build_world(session, slug=f"rx-{uuid.uuid4().hex[:8]}")
         dr, cid = knee_visit(session, world)
         done = finish_visit(session, dr, consultation_id=cid)
+    park_other_clinics(db, world)
     clock = FrozenClock(world.clock.at + dt.timedelta(seconds=5))
     relay_for(db, client, clock).sweep()
     with db.transaction(ALL_TENANTS, readonly=True) as session:
@@ -84,6 +99,7 @@ def test_a_job_failing_with_a_non_domain_error_is_retried_then_failed(db, fake, 
         session.add(bad)
         session.flush()
         bad_id = bad.id
+    park_other_clinics(db, world)
     clock = FrozenClock(world.clock.at + dt.timedelta(seconds=1))
     relay = relay_for(db, client, clock)
     relay.sweep()  # does not raise, and the sweep's sends still go out
@@ -120,6 +136,7 @@ def test_a_job_whose_renders_keep_dying_is_given_up(db, fake, client):
         # claimed MAX_ATTEMPTS times by workers that died mid-render (lease long expired)
         job.status, job.claimed_by, job.attempts = "sending", "dead-worker", MAX_ATTEMPTS
         job.claimed_at = world.clock.at - dt.timedelta(hours=1)
+    park_other_clinics(db, world)
     clock = FrozenClock(world.clock.at + dt.timedelta(seconds=5))
     relay_for(db, client, clock).sweep()
     with db.transaction(ALL_TENANTS, readonly=True) as session:
