@@ -124,7 +124,10 @@ def _references_into_tenants(metadata: MetaData) -> list[Step]:
 
 def _distribute(owned: list[Table]) -> list[Step]:
     # Parents first: a foreign key may only point at a table already distributed (or reference).
-    anchor = next(t.name for t in owned if not t.c.tenant_id.nullable)
+    # The anchor is the clinic's branches (a stable name: new tables sorting before it must not
+    # change every colocate_with); any table with a NOT NULL tenant_id if there is none.
+    names = [t.name for t in owned if not t.c.tenant_id.nullable]
+    anchor = "branches" if "branches" in names else names[0]
     colocated = f"colocate_with => '{anchor}'"
     first = Step("citus", f"SELECT create_distributed_table('{anchor}', 'tenant_id');")
     return [first] + [

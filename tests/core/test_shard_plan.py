@@ -125,7 +125,9 @@ def _shape(sql: str) -> str:
 def _filters_by_tenant(sql: str, dialect: str) -> bool:
     """Tell whether every tenant-owned table the statement reads or changes has a tenant_id test.
 
-    The test must sit in the WHERE or a JOIN's ON of the table's own SELECT/UPDATE/DELETE.
+    The test must sit in the WHERE or a JOIN's ON of the table's own SELECT/UPDATE/DELETE. An
+    INSERT's target (e.g. in a data-modifying CTE) is written, not read: like a plain INSERT, it
+    is routed by the tenant_id value it inserts.
     """
     literal = re.sub(r"%\(\w+\)s|\?", "0", sql).replace("%%", "%")
     tree = sqlglot.parse_one(literal, read="postgres" if dialect == "postgresql" else "sqlite")
@@ -133,6 +135,8 @@ def _filters_by_tenant(sql: str, dialect: str) -> bool:
 
 
 def _filtered(table: exp.Table) -> bool:
+    if _insert_target(table):
+        return True
     scope = table.find_ancestor(exp.Select, exp.Update, exp.Delete)
     if scope is None:
         return False
@@ -147,3 +151,8 @@ def _filtered(table: exp.Table) -> bool:
         if condition is not None
         for column in condition.find_all(exp.Column)
     )
+
+
+def _insert_target(table: exp.Table) -> bool:
+    target = table.parent if isinstance(table.parent, exp.Schema) else table
+    return isinstance(target.parent, exp.Insert) and target.arg_key == "this"
