@@ -72,7 +72,7 @@ def seed_today(session: Session, tenant_slug: str, *, clock: Clock) -> TodaySumm
     )
     if existing:
         return TodaySummary(False, 0, int(existing or 0))
-    admin = Actor.system(tenant.id)
+    admin = Actor.system(tenant.id, clock=clock)  # slots 'later' are later than clock()
     doctors = _doctors(session, tenant.id, branch.id)
     start, end = _window(now)
     for doctor in doctors:
@@ -242,7 +242,14 @@ def _book_later(
     session: Session, desk: Actor, doctors: list[Doctor], rng: random.Random, today: dt.date
 ) -> None:
     """Book a few of the free slots left today, as the desk and WhatsApp would."""
-    patients = list(session.scalars(select(Patient.id).order_by(Patient.id).limit(300)))
+    patients = list(
+        session.scalars(
+            select(Patient.id)
+            .where(Patient.tenant_id == desk.tenant_id)
+            .order_by(Patient.id)
+            .limit(300)
+        )
+    )
     for doctor in doctors:
         free = available_slots(session, desk, doctor_id=doctor.id, on_date=today)
         for slot in rng.sample(free, min(len(free), 3)):
