@@ -105,7 +105,10 @@ def test_page_shows_the_patients_own_records_and_is_audited(client, rec, db):
     assert "script-src 'self'" in page.headers["content-security-policy"]
     with db.transaction(rec.clinic.tenant_id, readonly=True) as s:
         views = s.scalars(
-            select(AuditEntry.entity_id).where(AuditEntry.action == "patient.self_service.view")
+            select(AuditEntry.entity_id).where(
+                AuditEntry.tenant_id == rec.clinic.tenant_id,  # the shared test database
+                AuditEntry.action == "patient.self_service.view",
+            )
         ).all()
     assert views == [str(rec.patient_id)]
 
