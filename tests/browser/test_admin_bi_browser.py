@@ -9,9 +9,6 @@ history``'s generator, ending today): sign in, read the overview, open the docto
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -19,8 +16,9 @@ from playwright.sync_api import expect
 
 from core.clock import FrozenClock
 from qlink.seed.network import ADMIN, seed_history
-from tests.browser.test_desk_browser import ROOT, _wait_healthy
-from tests.web.conftest import SECRET, free_port, settings_for
+from tests.browser.streamlit_server import serve_streamlit
+from tests.browser.test_desk_browser import ROOT
+from tests.web.conftest import settings_for
 
 ENTRY = ROOT / "apps" / "admin_bi" / "main.py"
 DAYS = 28
@@ -31,29 +29,8 @@ def console(db, tmp_path) -> Iterator[str]:
     settings = settings_for(db, tmp_path)
     tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     seed_history(db, settings.data_key, days=DAYS, clock=FrozenClock(tomorrow))  # through today
-    port = free_port()
-    env = {
-        **os.environ,
-        "QLINK_DATABASE_URL": settings.database_url,
-        "QLINK_SECRET_KEY": SECRET,
-        "QLINK_DATA_KEY": settings.data_key,
-        "QLINK_VAR_DIR": str(tmp_path),
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ENTRY), "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    log = (tmp_path / "streamlit.log").open("wb")
-    child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, child)
+    with serve_streamlit(ENTRY, settings, tmp_path) as url:
         yield url
-    finally:
-        child.terminate()
-        child.wait(timeout=20)
-        log.close()
 
 
 @pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # the generator writes by COPY

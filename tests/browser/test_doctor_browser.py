@@ -9,10 +9,8 @@ write the visit, finish; the prescription the visit produced is rendered to PDF 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -33,8 +31,9 @@ from core.patients.background import add_allergy, add_condition, add_medication
 from core.queue.calling import call_next
 from db.models import Prescription
 from qlink import builder
-from tests.browser.test_desk_browser import ROOT, _wait_healthy
-from tests.web.conftest import SECRET, Floor, free_port, settings_for
+from tests.browser.streamlit_server import serve_streamlit
+from tests.browser.test_desk_browser import ROOT
+from tests.web.conftest import Floor, settings_for
 
 ENTRY = ROOT / "apps" / "doctor" / "main.py"
 PASSWORD = "correct-horse-1"
@@ -43,29 +42,8 @@ PASSWORD = "correct-horse-1"
 @pytest.fixture
 def doctor_app(db, tmp_path) -> Iterator[str]:
     settings = settings_for(db, tmp_path)
-    port = free_port()
-    env = {
-        **os.environ,
-        "QLINK_DATABASE_URL": settings.database_url,
-        "QLINK_SECRET_KEY": SECRET,
-        "QLINK_DATA_KEY": settings.data_key,
-        "QLINK_VAR_DIR": str(tmp_path),
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ENTRY), "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    log = (tmp_path / "streamlit.log").open("wb")
-    child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, child)
+    with serve_streamlit(ENTRY, settings, tmp_path) as url:
         yield url
-    finally:
-        child.terminate()
-        child.wait(timeout=20)
-        log.close()
 
 
 def with_history(floor: Floor) -> str:

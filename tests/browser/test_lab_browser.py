@@ -8,9 +8,6 @@ its turnaround) and a knee X-ray report ($QLINK_SCREENSHOTS to keep the screensh
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -20,8 +17,9 @@ from core.clinical.consultations import open_consultation
 from core.clinical.lab import order_tests
 from core.clinical.lab_catalogue import LabTestSpec, add_lab_test
 from core.queue.calling import call_next
-from tests.browser.test_desk_browser import ROOT, _wait_healthy
-from tests.web.conftest import SECRET, Floor, free_port, settings_for
+from tests.browser.streamlit_server import serve_streamlit
+from tests.browser.test_desk_browser import ROOT
+from tests.web.conftest import Floor, settings_for
 
 ENTRY = ROOT / "apps" / "lab" / "main.py"
 PASSWORD = "correct-horse-1"
@@ -36,29 +34,8 @@ TESTS = (
 @pytest.fixture
 def lab_app(db, tmp_path) -> Iterator[str]:
     settings = settings_for(db, tmp_path)
-    port = free_port()
-    env = {
-        **os.environ,
-        "QLINK_DATABASE_URL": settings.database_url,
-        "QLINK_SECRET_KEY": SECRET,
-        "QLINK_DATA_KEY": settings.data_key,
-        "QLINK_VAR_DIR": str(tmp_path),
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ENTRY), "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    log = (tmp_path / "streamlit.log").open("wb")
-    child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, child)
+    with serve_streamlit(ENTRY, settings, tmp_path) as url:
         yield url
-    finally:
-        child.terminate()
-        child.wait(timeout=20)
-        log.close()
 
 
 def morning_orders(floor: Floor) -> None:

@@ -1,0 +1,42 @@
+"""One Streamlit app served for a browser test: ``streamlit run <entry>`` on a free port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from qlink.settings import Settings
+from tests.browser.test_desk_browser import ROOT, _wait_healthy
+from tests.web.conftest import SECRET, free_port
+
+
+@contextmanager
+def serve_streamlit(entry: Path, settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """Run the app on the test's database and keys; yield its URL once it answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "QLINK_DATABASE_URL": settings.database_url,
+        "QLINK_SECRET_KEY": SECRET,
+        "QLINK_DATA_KEY": settings.data_key,
+        "QLINK_VAR_DIR": str(tmp_path),
+    }
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(entry), "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    log = (tmp_path / "streamlit.log").open("wb")
+    child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, child)
+        yield url
+    finally:
+        child.terminate()
+        child.wait(timeout=20)
+        log.close()
