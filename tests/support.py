@@ -96,7 +96,10 @@ def make_patient(session: Session, clinic: Clinic, code: str = "PATX001") -> Pat
 
 # --- Queue engine helpers (shared by the tests/core/test_queue_*.py files) ---
 
-_TEST_VAULT_KEY = "test-key"
+# One data key for every test: servers started by tests share their worker's database, which
+# remembers the key's fingerprint, so a second key would be refused (DataKeyMismatch).
+TEST_DATA_KEY = "k" * 43
+_TEST_VAULT_KEY = TEST_DATA_KEY
 
 
 def local(clinic: Clinic, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:

@@ -52,14 +52,18 @@ def web(session, clinic_a):
     return clinic_a, doctor
 
 
-def code_sent(session, clinic) -> str:
-    row = session.scalars(
+def last_send(session, clinic) -> OutboxMessage:
+    """The clinic's newest send (the test database is shared: other clinics' rows are there)."""
+    return session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.tenant_id == clinic.tenant_id, OutboxMessage.kind == SEND)
         .order_by(OutboxMessage.id.desc())
     ).first()
-    recipient, message = from_payload(row.payload)
-    assert recipient.wa_id == PHONE.lstrip("+")
+
+
+def code_sent(session, clinic, phone: str = PHONE) -> str:
+    recipient, message = from_payload(last_send(session, clinic).payload)
+    assert recipient.wa_id == phone.lstrip("+")
     return message.params[0]
 
 
@@ -81,8 +85,7 @@ def test_code_goes_out_as_the_authentication_template_and_is_hashed_at_rest(sess
     clinic, _ = web
     web_booking.issue_code(session, clinic.tenant_id, phone=PHONE, vault=VAULT, now=NOW)
     code = code_sent(session, clinic)
-    row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == SEND)).all()[-1]
-    recipient, message = from_payload(row.payload)
+    recipient, message = from_payload(last_send(session, clinic).payload)
     body = build_body(recipient, message)
     assert body["template"]["name"] == "qlink_otp"
     assert body["template"]["components"] == [
@@ -94,7 +97,11 @@ def test_code_goes_out_as_the_authentication_template_and_is_hashed_at_rest(sess
             "parameters": [{"type": "text", "text": code}],
         },
     ]
-    stored = session.scalars(select(web_booking.WebBookingCode)).all()[-1]
+    stored = session.scalars(
+        select(web_booking.WebBookingCode)
+        .where(web_booking.WebBookingCode.tenant_id == clinic.tenant_id)
+        .order_by(web_booking.WebBookingCode.id.desc())
+    ).first()
     assert code not in (stored.code_hash, stored.salt, stored.phone_hash)
 
 
@@ -222,8 +229,7 @@ def test_a_taken_slot_offers_the_next_free_ones(session, web):
     )
     other = "+919812345679"
     web_booking.issue_code(session, clinic.tenant_id, phone=other, vault=VAULT, now=NOW)
-    row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == SEND)).all()[-1]
-    code = from_payload(row.payload)[1].params[0]
+    code = code_sent(session, clinic, phone=other)
     ticket2 = web_booking.verify_code(
         session, clinic.tenant_id, phone=other, code=code, vault=VAULT, now=NOW
     ).ticket

@@ -14,6 +14,7 @@ from db.models import OutboxMessage
 from qlink.asgi import create_app
 from qlink.settings import Settings
 from tests.fakes.graph import FakeGraph
+from tests.support import TEST_DATA_KEY
 from tests.workers.outbound_world import build_world
 
 
@@ -25,7 +26,7 @@ def test_serve_without_redis_sends_the_now_serving_message(fresh_url, tmp_path):
         env = {
             "QLINK_DATABASE_URL": fresh_url,
             "QLINK_SECRET_KEY": "s" * 32,
-            "QLINK_DATA_KEY": "test-key",
+            "QLINK_DATA_KEY": TEST_DATA_KEY,
             "WHATSAPP_GRAPH_URL": fake.url,
             "WHATSAPP_ACCESS_TOKEN": "test-token",
         }
@@ -60,7 +61,7 @@ def test_with_redis_the_service_leaves_sending_to_qlink_worker(tmp_path):
     env = {
         "QLINK_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
         "QLINK_SECRET_KEY": "s" * 32,
-        "QLINK_DATA_KEY": "test-key",
+        "QLINK_DATA_KEY": TEST_DATA_KEY,
         "QLINK_REDIS_URL": "redis://127.0.0.1:6379/15",
         "WHATSAPP_GRAPH_URL": "http://127.0.0.1:9/v24.0",
         "WHATSAPP_ACCESS_TOKEN": "t",

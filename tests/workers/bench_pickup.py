@@ -29,6 +29,7 @@ from db.models import OutboxMessage
 from qlink.settings import Settings
 from tests.conftest import _new_postgresql_database
 from tests.fakes.graph import FakeGraph
+from tests.support import TEST_DATA_KEY
 from tests.workers.outbound_world import PHONE, build_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +102,7 @@ def main() -> None:
             **{k: v for k, v in os.environ.items() if not k.startswith(("QLINK_", "WHATSAPP_"))},
             "QLINK_DATABASE_URL": url,
             "QLINK_HOME": str(ROOT / "var" / "bench-pickup"),
-            "QLINK_DATA_KEY": "test-key",
+            "QLINK_DATA_KEY": TEST_DATA_KEY,
             "QLINK_REDIS_URL": REDIS,
             "WHATSAPP_GRAPH_URL": fake.url,
             "WHATSAPP_ACCESS_TOKEN": "t",

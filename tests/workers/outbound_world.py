@@ -22,9 +22,9 @@ from db.models import (
     QueueToken,
     WhatsAppNumber,
 )
-from tests.support import Clinic, add_doctor, at_desk, local, make_clinic
+from tests.support import TEST_DATA_KEY, Clinic, add_doctor, at_desk, local, make_clinic
 
-VAULT = PhoneVault("test-key")
+VAULT = PhoneVault(TEST_DATA_KEY)
 MONDAY = dt.date(2026, 12, 7)
 PHONE = "+919876543210"
 

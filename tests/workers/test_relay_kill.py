@@ -26,6 +26,7 @@ from db.migrate import upgrade
 from db.models import OutboxMessage, WhatsAppMessage
 from tests.conftest import _new_postgresql_database
 from tests.fakes.graph import FakeGraph
+from tests.support import TEST_DATA_KEY
 from tests.workers.outbound_world import build_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def _worker(url: str, graph_url: str, home: Path) -> subprocess.Popen[bytes]:
     env |= {
         "QLINK_DATABASE_URL": url,
         "QLINK_HOME": str(home),
-        "QLINK_DATA_KEY": "test-key",
+        "QLINK_DATA_KEY": TEST_DATA_KEY,
         "WHATSAPP_GRAPH_URL": graph_url,
         "WHATSAPP_ACCESS_TOKEN": "test-token",
     }

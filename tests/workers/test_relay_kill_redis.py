@@ -30,6 +30,7 @@ from db.migrate import upgrade
 from db.models import ConversationSession, OutboxMessage, WhatsAppMessage
 from tests.conftest import _new_postgresql_database
 from tests.fakes.graph import FakeGraph
+from tests.support import TEST_DATA_KEY
 from tests.workers.outbound_world import build_world
 from tests.workers.test_relay_kill import _poll
 
@@ -70,7 +71,7 @@ def _qlink_worker(url: str, redis_url: str, graph_url: str, home: Path) -> subpr
         "QLINK_DATABASE_URL": url,
         "QLINK_REDIS_URL": redis_url,
         "QLINK_HOME": str(home),
-        "QLINK_DATA_KEY": "test-key",
+        "QLINK_DATA_KEY": TEST_DATA_KEY,
         "WHATSAPP_GRAPH_URL": graph_url,
         "WHATSAPP_ACCESS_TOKEN": "test-token",
     }
