@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -114,17 +115,24 @@ def check_generation(session: Session, ref: RecordsRef) -> None:
 def _row(
     session: Session, tenant_id: int, patient_id: int, now: dt.datetime, *, lock: bool = False
 ) -> PatientRecordLink:
+    """The patient's generation row, created at generation 1 if missing (race-safe).
+
+    Two first "my records" requests at once would both miss the row and both INSERT it; the
+    second INSERT waits on the first's unique-index entry and then does nothing, so both read
+    the one row. ``lock`` takes its row lock (a revocation holds it to its commit).
+    """
+    dialect = postgresql if session.connection().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(PatientRecordLink)
+        .values(tenant_id=tenant_id, patient_id=patient_id, generation=1, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "patient_id"])
+    )
     stmt = select(PatientRecordLink).where(
         PatientRecordLink.tenant_id == tenant_id, PatientRecordLink.patient_id == patient_id
     )
-    row = session.scalar(stmt.with_for_update() if lock else stmt)
-    if row is None:
-        row = PatientRecordLink(
-            tenant_id=tenant_id, patient_id=patient_id, generation=1, updated_at=now
-        )
-        session.add(row)
-        session.flush()
-    return row
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt.execution_options(populate_existing=True)).one()
 
 
 def _mac(secret: str, payload: bytes) -> bytes:
