@@ -13,14 +13,15 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor
 from db.models import AuditEntry
+from db.staging import stage
 
 GENESIS = "0" * 64
-_HEAD = text(
-    "INSERT INTO audit_chain_heads (chain, last_seq, last_hash) VALUES (:c, 0, :g) "
-    "ON CONFLICT (chain) DO NOTHING"
-)
+STAGE = "audit"  # db.staging: entries are chained as the transaction's last statements
+# Take ``count`` sequence numbers off a chain's head (creating it at GENESIS): the head row stays
+# locked until commit, so a tenant's entries are strictly ordered and never interleave.
 _ADVANCE = text(
-    "UPDATE audit_chain_heads SET last_seq = last_seq + 1 WHERE chain = :c "
+    "INSERT INTO audit_chain_heads (chain, last_seq, last_hash) VALUES (:c, :k, :g) "
+    "ON CONFLICT (chain) DO UPDATE SET last_seq = audit_chain_heads.last_seq + :k "
     "RETURNING last_seq, last_hash"
 )
 _SET_HASH = text("UPDATE audit_chain_heads SET last_hash = :h WHERE chain = :c")
@@ -34,32 +35,47 @@ def record(
     entity: str,
     entity_id: object = None,
     detail: dict[str, Any] | None = None,
-) -> str:
-    """Append an audit entry for ``actor`` doing ``action``; return its hash.
+) -> None:
+    """Audit ``actor`` doing ``action``: the entry is chained just before the transaction commits.
 
-    Holds the chain head's row lock until commit, so entries of one tenant are strictly ordered.
-    Keep PHI out of ``detail``: ids and field names, not values.
+    Staged on the session (``db.staging``), so the chain head's row lock, which every
+    transaction of the tenant queues on, is held only for the append and the commit, not for
+    the rest of the transaction. A SAVEPOINT that rolls back drops its entries; reading the
+    audit log in the same transaction chains the staged entries first. ``created_at`` is the
+    time of the action. Keep PHI out of ``detail``: ids and field names, not values.
     """
-    chain = _chain(actor.tenant_id)
-    session.execute(_HEAD, {"c": chain, "g": GENESIS})
-    seq, prev = session.execute(_ADVANCE, {"c": chain}).one()
     row = {
         "tenant_id": actor.tenant_id,
-        "chain": chain,
-        "seq": int(seq),
+        "chain": _chain(actor.tenant_id),
         "actor_id": actor.user_id,
         "actor_label": actor.label,
         "action": action,
         "entity": entity,
         "entity_id": None if entity_id is None else str(entity_id),
-        "detail": detail or {},
+        "detail": dict(detail or {}),
         "created_at": actor.clock(),
-        "prev_hash": prev,
     }
-    row["hash"] = entry_hash(row)
-    session.execute(insert(AuditEntry).values(**row))
-    session.execute(_SET_HASH, {"h": row["hash"], "c": chain})
-    return str(row["hash"])
+    stage(session, STAGE, row, run=_append, order=100, reads=_TABLES)
+
+
+_TABLES = frozenset({"audit_log", "audit_chain_heads"})
+
+
+def _append(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Chain the staged rows, chain by chain in a fixed order (no lock-order deadlock)."""
+    chains: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        chains.setdefault(row["chain"], []).append(row)
+    for chain in sorted(chains):
+        batch = chains[chain]
+        last, prev = session.execute(_ADVANCE, {"c": chain, "k": len(batch), "g": GENESIS}).one()
+        entries = []
+        for seq, row in enumerate(batch, start=int(last) - len(batch) + 1):
+            entry = {**row, "seq": seq, "prev_hash": prev}
+            entry["hash"] = prev = entry_hash(entry)
+            entries.append(entry)
+        session.execute(insert(AuditEntry), entries)
+        session.execute(_SET_HASH, {"h": prev, "c": chain})
 
 
 def entry_hash(row: dict[str, Any]) -> str:

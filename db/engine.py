@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from db.scoping import ALL_TENANTS, install_scoping, scope_session, set_rls_scope
+from db.staging import install_staging
 
 AFTER_COMMIT = "qlink.after_commit"
 __all__ = [
@@ -79,6 +80,7 @@ class Database:
         )
         install_scoping(self._sessions)
         install_scoping(self._readonly)
+        install_staging(self._sessions)  # staged work (the audit chain) runs just before commit
         # SQLite hands its write lock out unfairly (waits of seconds under contention);
         # one in-process writer path keeps tail latency flat.
         self._write_lock = FairLock() if self.dialect == "sqlite" else None
