@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
@@ -33,10 +34,13 @@ from core.patients.views import (
     summarise,
     tenant_today,
 )
-from core.sequences import next_value
+from core.sequences import next_value, reserve_values
 from db.models import Patient
+from db.staging import stage, staged
 
 CODE_PREFIX = "PAT"
+LATE_PREFIX = "~"  # a late code's placeholder until the transaction commits
+CODE_STAGE = "patient_code"
 _MINOR_FIELDS = {"date_of_birth", "age_years", "guardian_patient_id", "guardian_relation"}
 DUPLICATE_THRESHOLD = 0.8
 
@@ -95,10 +99,15 @@ def register_patient(
     preferred_language: str = "en",
     wa_bsuid: str | None = None,
     consents: Iterable[ConsentGrant] = (),
+    late_code: bool = False,
 ) -> RegisteredPatient:
     """Register a patient under the next ``PATnnnn`` code; warn about likely duplicates.
 
-    Takes the tenant's ``patient_code`` counter row lock (held until the caller commits).
+    Takes the tenant's ``patient_code`` counter row lock, held until the caller commits. With
+    ``late_code`` the number is taken just before commit instead (``db.staging``), so a long
+    transaction (a web booking) does not hold the tenant's registrations up meanwhile; until
+    then ``patient.code`` is a placeholder (``~`` and hex), so only a caller that does not show
+    or send the code inside the transaction may ask for it. Codes stay unique and gap-free.
     """
     require(actor, "patient.write")
     tenant_id = tenant_of(session, actor)
@@ -124,7 +133,7 @@ def register_patient(
     check_relations(session, tenant_id, values, today, patient_id=None)
     check_minor(values, today, guardian_consent=any(g.by_guardian and g.granted for g in grants))
     duplicates = _duplicates(session, tenant_id, vault, sealed, values["full_name"], today)
-    patient = _insert(session, actor, tenant_id, values, sealed)
+    patient = _insert(session, actor, tenant_id, values, sealed, late_code=late_code)
     append_consents(
         session,
         actor,
@@ -211,11 +220,16 @@ def _insert(
     tenant_id: int,
     values: dict[str, Any],
     sealed: SealedPhone | None,
+    *,
+    late_code: bool = False,
 ) -> Patient:
-    number = next_value(session, tenant_id, "patient_code")
+    if late_code:
+        code = f"{LATE_PREFIX}{secrets.token_hex(8)}"  # unique placeholder until commit
+    else:
+        code = f"{CODE_PREFIX}{next_value(session, tenant_id, 'patient_code'):04d}"
     patient = Patient(
         tenant_id=tenant_id,
-        code=f"{CODE_PREFIX}{number:04d}",
+        code=code,
         registered_by=actor.user_id,
         name_key=name_key(values["full_name"]),
         **values,
@@ -223,7 +237,29 @@ def _insert(
     _set_phone(patient, sealed)
     session.add(patient)
     session.flush()
+    if late_code:
+        stage(session, CODE_STAGE, patient, run=_assign_codes, order=10)
     return patient
+
+
+def _assign_codes(session: Session, patients: list[Patient]) -> None:
+    """Give late-coded patients their numbers (one counter update per tenant), before commit.
+
+    Runs before the audit chain is appended, so their ``patient.create`` entries name the code.
+    """
+    by_tenant: dict[int, list[Patient]] = {}
+    for patient in patients:
+        by_tenant.setdefault(patient.tenant_id, []).append(patient)
+    codes: dict[str, str] = {}
+    for tenant_id in sorted(by_tenant):
+        batch = by_tenant[tenant_id]
+        numbers = reserve_values(session, tenant_id, "patient_code", len(batch))
+        for patient, number in zip(batch, numbers, strict=True):
+            codes[str(patient.id)] = patient.code = f"{CODE_PREFIX}{number:04d}"
+    session.flush()
+    for row in staged(session, audit.STAGE):
+        if row["action"] == "patient.create" and row["entity_id"] in codes:
+            row["detail"]["code"] = codes[row["entity_id"]]
 
 
 def _duplicates(

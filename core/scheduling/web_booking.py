@@ -539,6 +539,7 @@ def book_online(
         full_name=full_name,
         age_years=age_years,
         reminders=reminders,
+        late_code=True,  # the code is not shown here: the counter lock is held only at commit
     )
     appt = book_appointment(
         session,
@@ -590,8 +591,12 @@ def find_or_register(
     full_name: str,
     age_years: int | None,
     reminders: bool = True,
+    late_code: bool = False,
 ) -> Patient:
-    """The clinic's patient with this phone and name, else a new registration (WhatsApp OTP)."""
+    """The clinic's patient with this phone and name, else a new registration (WhatsApp OTP).
+
+    ``late_code``: a new patient's code is taken just before commit (see ``register_patient``).
+    """
     tenant_id = tenant_of(session, actor)
     name = " ".join((full_name or "").split())
     if not 2 <= len(name) <= 200:
@@ -613,6 +618,7 @@ def find_or_register(
         phone=e164,
         age_years=age_years,
         consents=grants,
+        late_code=late_code,
     )
     return registered.patient
 
