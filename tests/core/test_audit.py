@@ -66,3 +66,53 @@ def test_tampering_is_detected(db):
     with db.transaction("*", readonly=True) as s:
         report = audit.verify_chain(s, tid)
     assert not report.ok and report.first_bad_seq is not None
+
+
+def _actions(session, tenant_id):
+    return session.scalars(
+        select(AuditEntry.action)
+        .where(AuditEntry.chain == f"t:{tenant_id}", AuditEntry.action.like("probe.%"))
+        .order_by(AuditEntry.seq)
+    ).all()
+
+
+def test_a_rolled_back_savepoint_drops_its_staged_entries(session, clinic_a):
+    """Entries are chained at commit; one recorded inside a SAVEPOINT that rolls back is gone."""
+    actor = clinic_a.receptionist
+    audit.record(session, actor, "probe.kept", entity="patient", entity_id=1)
+    with pytest.raises(RuntimeError), session.begin_nested():
+        audit.record(session, actor, "probe.dropped", entity="patient", entity_id=2)
+        raise RuntimeError
+    audit.record(session, actor, "probe.after", entity="patient", entity_id=3)
+    assert _actions(session, clinic_a.tenant_id) == ["probe.kept", "probe.after"]
+    assert audit.verify_chain(session, clinic_a.tenant_id).ok
+
+
+def test_entries_read_inside_a_savepoint_that_rolls_back_are_chained_again(session, clinic_a):
+    """A read inside a SAVEPOINT chains staged entries there; its rollback must not lose them."""
+    actor = clinic_a.receptionist
+    audit.record(session, actor, "probe.before", entity="patient", entity_id=1)
+    with pytest.raises(RuntimeError), session.begin_nested():
+        audit.record(session, actor, "probe.inside", entity="patient", entity_id=2)
+        assert _actions(session, clinic_a.tenant_id) == ["probe.before", "probe.inside"]
+        raise RuntimeError
+    assert _actions(session, clinic_a.tenant_id) == ["probe.before"]
+    assert audit.verify_chain(session, clinic_a.tenant_id).ok
+
+
+def test_entries_are_chained_at_commit_not_when_recorded(db):
+    """Until commit nothing is written, so the chain head is not locked meanwhile."""
+    from tests.support import make_clinic
+
+    with db.transaction("*") as s:
+        clinic = make_clinic(s)
+    with db.transaction(clinic.tenant_id) as s:
+        audit.record(s, clinic.receptionist, "probe.late", entity="patient", entity_id=5)
+        written = s.connection().exec_driver_sql(
+            f"SELECT count(*) FROM audit_log WHERE chain = 't:{clinic.tenant_id}' "
+            "AND action = 'probe.late'"
+        )
+        assert written.scalar() == 0  # raw connection read: staged, not yet written
+    with db.transaction(clinic.tenant_id, readonly=True) as s:
+        assert _actions(s, clinic.tenant_id) == ["probe.late"]
+        assert audit.verify_chain(s, clinic.tenant_id).ok
