@@ -1,4 +1,8 @@
-"""Partner API keys (one clinic each, hashed at rest, revocable) and the clinic's web origins.
+"""Partner API keys (one clinic each, hashed at rest, revocable) and the clinic's websites.
+
+The websites (``api_origins``, ``scheme://host[:port]``) are the one list of a clinic's own sites:
+the partner API answers their browsers (CORS) and the booking page lets them frame it (CSP
+``frame-ancestors``, ``core.scheduling.web_booking.public_clinic``).
 
 A key reads ``qlk_<tenant>_<client>_<secret>``: the tenant and client ids let the service scope
 its session before looking the key up; only SHA-256 of the 32-byte random secret is stored (a
@@ -29,6 +33,7 @@ PREFIX = "qlk"
 _KEY = re.compile(r"^qlk_([1-9][0-9]{0,17})_([1-9][0-9]{0,17})_([A-Za-z0-9_-]{43})$")
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
 PARTNER_ROLE = "partner_api"
+MAX_ORIGINS = 20
 
 
 @dataclass(frozen=True)
@@ -135,14 +140,15 @@ def partner_actor(client: ApiClient, *, clock: Clock = system_clock) -> Actor:
 
 
 def add_origin(session: Session, actor: Actor, *, origin: str) -> str:
-    """Allow a web origin (``https://host[:port]``) to call the clinic's API; audited."""
+    """Add a clinic website (``https://host[:port]``): it may call the API and embed the booking
+    page; at most ``MAX_ORIGINS``; audited."""
     require(actor, "settings.write")
     tenant_id = tenant_of(session, actor)
     origin = clean_origin(origin)
-    exists = session.scalar(
-        select(ApiOrigin.id).where(ApiOrigin.tenant_id == tenant_id, ApiOrigin.origin == origin)
-    )
-    if exists is None:
+    known = clinic_origins(session, tenant_id)
+    if origin not in known:
+        if len(known) >= MAX_ORIGINS:
+            raise ValidationFailed(f"At most {MAX_ORIGINS} websites", field="origin")
         session.add(ApiOrigin(tenant_id=tenant_id, origin=origin, created_at=actor.clock()))
         session.flush()
         audit.record(
@@ -152,7 +158,7 @@ def add_origin(session: Session, actor: Actor, *, origin: str) -> str:
 
 
 def remove_origin(session: Session, actor: Actor, *, origin: str) -> None:
-    """Stop allowing a web origin; audited."""
+    """Remove a clinic website (no more API calls from it, no more embedding); audited."""
     require(actor, "settings.write")
     tenant_id = tenant_of(session, actor)
     origin = clean_origin(origin)
@@ -165,13 +171,13 @@ def remove_origin(session: Session, actor: Actor, *, origin: str) -> None:
 
 
 def list_origins(session: Session, actor: Actor) -> list[str]:
-    """Return the clinic's allowed web origins."""
+    """Return the clinic's websites, sorted."""
     require(actor, "settings.write")
     return clinic_origins(session, tenant_of(session, actor))
 
 
 def clinic_origins(session: Session, tenant_id: int) -> list[str]:
-    """Return a clinic's allowed origins (the caller authenticated a key of that clinic)."""
+    """Return a clinic's websites (the caller scoped the session to that clinic: a key, a slug)."""
     return list(
         session.scalars(
             select(ApiOrigin.origin)
@@ -193,7 +199,12 @@ def clean_origin(origin: str) -> str:
     value = (origin or "").strip().rstrip("/").lower()
     parts = urlsplit(value)
     if not _ORIGIN.match(value) or parts.path or parts.query:
-        raise ValidationFailed("An origin looks like https://www.example.com", field="origin")
+        shown = (origin or "").strip()[:80]
+        raise ValidationFailed(
+            f"{shown!r} is not a website address: give the scheme and host only, "
+            "like https://www.example.com (no path)",
+            field="origin",
+        )
     return value
 
 

@@ -1,6 +1,7 @@
 """Doctors' external calendars (iCalendar feeds) as busy blocks that remove offered web slots.
 
-A clinic admin sets a doctor's feed URL (``set_calendar_feed``, audited). The workers' ticker
+A clinic admin sets a doctor's feed URL (``set_calendar_feed``, https only, audited) and sees
+each feed's last read and error (``list_calendar_feeds``). The workers' ticker
 fetches due feeds (``due_feeds``) over HTTP and hands the bytes to ``refresh_feed``, which parses
 them with ``icalendar``: every ``VEVENT`` that is not ``TRANSPARENT`` or ``CANCELLED`` and every
 ``FREEBUSY`` period of a ``VFREEBUSY`` that is not ``FREE`` becomes a busy block in UTC. A time
@@ -39,6 +40,18 @@ Block = tuple[dt.datetime, dt.datetime]
 
 
 @dataclass(frozen=True)
+class FeedInfo:
+    """A doctor and its calendar feed as an admin sees it (``url`` None: no feed)."""
+
+    doctor_id: int
+    doctor_name: str
+    url: str | None
+    fetched_at: dt.datetime | None
+    last_error: str | None
+    busy_blocks: int
+
+
+@dataclass(frozen=True)
 class DueFeed:
     tenant_id: int
     feed_id: int
@@ -64,10 +77,7 @@ def set_calendar_feed(
             session.delete(feed)
         audit.record(session, actor, "calendar_feed.remove", entity="doctor", entity_id=doctor_id)
         return None
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname or len(url) > 500:
-        raise ValidationFailed("Give the calendar's http(s) address", field="url")
+    url = _feed_url(url)
     if feed is None:
         feed = CalendarFeed(tenant_id=tenant_id, doctor_id=doctor_id, url=url, busy=[])
         session.add(feed)
@@ -76,6 +86,27 @@ def set_calendar_feed(
     session.flush()
     audit.record(session, actor, "calendar_feed.set", entity="doctor", entity_id=doctor_id)
     return feed
+
+
+def list_calendar_feeds(session: Session, actor: Actor) -> list[FeedInfo]:
+    """Return the clinic's doctors, each with its feed (if any): URL, last read, last error."""
+    require(actor, "schedule.write")
+    tenant_id = tenant_of(session, actor)
+    rows = session.execute(
+        select(Doctor.id, Doctor.full_name, CalendarFeed)
+        .outerjoin(
+            CalendarFeed,
+            (CalendarFeed.tenant_id == Doctor.tenant_id) & (CalendarFeed.doctor_id == Doctor.id),
+        )
+        .where(Doctor.tenant_id == tenant_id, Doctor.active.is_(True))
+        .order_by(Doctor.full_name, Doctor.id)
+    ).all()
+    return [
+        FeedInfo(i, name, f.url, f.fetched_at, f.last_error, len(f.busy or []))
+        if f is not None
+        else FeedInfo(i, name, None, None, None, 0)
+        for i, name, f in rows
+    ]
 
 
 def due_feeds(
@@ -125,6 +156,19 @@ def busy_blocks(session: Session, tenant_id: int, doctor_id: int) -> list[Block]
         )
     )
     return [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in busy or []]
+
+
+def _feed_url(raw: str) -> str:
+    # https only: a private calendar address carries its secret in the URL, and a plain-http
+    # feed could be altered on the way to hide or invent busy times.
+    url = raw.strip()
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or len(url) > 500:
+        raise ValidationFailed(
+            "Give the calendar's https:// address (its iCalendar/ICS link, up to 500 characters)",
+            field="url",
+        )
+    return url
 
 
 def overlaps(blocks: Sequence[Block], start: dt.datetime, end: dt.datetime) -> bool:

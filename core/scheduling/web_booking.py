@@ -6,6 +6,7 @@ the busy blocks of a doctor's external calendar feed (``core.scheduling.calendar
 books through ``book_appointment`` (source ``web``: same unique seat index, a lost race raises
 ``SlotTaken`` with the next free slots); ``request`` stores a ``booking_requests`` row (a day and a
 time window) that staff confirm or answer with another time (``core.scheduling.web_requests``).
+The websites that may frame the page are the clinic's one list in ``core.partners.keys``.
 
 Phone ownership comes first: ``issue_code`` writes a 6-digit code (only a salted hash is stored,
 valid 5 minutes, 5 tries, at most 3 sends per phone in 15 minutes and one per 30 seconds) and a
@@ -25,7 +26,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +36,7 @@ from core.clock import Clock, FrozenClock
 from core.context import Actor, tenant_of
 from core.errors import DomainError, NotFound, SlotTaken, ValidationFailed
 from core.messaging.messages import SEND, Recipient, Template, to_payload
+from core.partners.keys import clinic_origins
 from core.patients.consent import ConsentGrant
 from core.patients.phones import PhoneVault, normalise_phone
 from core.patients.registry import register_patient
@@ -97,7 +98,7 @@ class PublicClinic:
     slug: str
     name: str
     timezone: str
-    origins: tuple[str, ...]  # websites allowed to embed the booking page
+    origins: tuple[str, ...]  # the clinic's websites (core.partners.keys), allowed to embed it
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,22 @@ class BranchChoice:
     name: str
     address: str | None
     mode: str
+
+
+@dataclass(frozen=True)
+class BranchMode:
+    id: int
+    name: str
+    active: bool
+    mode: str
+
+
+@dataclass(frozen=True)
+class BookingSetup:
+    """What an admin sets for the booking page: its slug (``/book/{slug}``), modes by branch."""
+
+    slug: str
+    branches: tuple[BranchMode, ...]
 
 
 @dataclass(frozen=True)
@@ -180,13 +197,31 @@ def public_clinic(session: Session, slug: str) -> PublicClinic:
     tenant = session.scalar(select(Tenant).where(Tenant.slug == slug)) if slug else None
     if tenant is None or tenant.status != "active":
         raise NotFound("Clinic not found")
-    return _public(tenant)
+    return _public(session, tenant)
 
 
 def booking_mode(session: Session, tenant_id: int, branch_id: int) -> str:
     """Return the branch's web booking mode (``live`` unless an admin chose ``request``)."""
     public_branch(session, tenant_id, branch_id)
     return _modes(_settings(session, tenant_id)).get(str(branch_id), DEFAULT_MODE)
+
+
+def booking_setup(session: Session, actor: Actor) -> BookingSetup:
+    """Return the clinic's public page slug and every branch's mode (clinic admins)."""
+    require(actor, "settings.write")
+    tenant_id = tenant_of(session, actor)
+    tenant = session.get(Tenant, tenant_id)
+    assert tenant is not None
+    modes = _modes(_settings(session, tenant_id))
+    branches = session.scalars(
+        select(Branch).where(Branch.tenant_id == tenant_id).order_by(Branch.name, Branch.id)
+    )
+    return BookingSetup(
+        tenant.slug,
+        tuple(
+            BranchMode(b.id, b.name, b.active, modes.get(str(b.id), DEFAULT_MODE)) for b in branches
+        ),
+    )
 
 
 def set_booking_mode(session: Session, actor: Actor, *, branch_id: int, mode: str) -> None:
@@ -210,29 +245,6 @@ def set_booking_mode(session: Session, actor: Actor, *, branch_id: int, mode: st
         entity_id=branch_id,
         detail={"from": previous, "to": mode},
     )
-
-
-def set_embed_origins(session: Session, actor: Actor, *, origins: list[str]) -> tuple[str, ...]:
-    """Set the websites allowed to embed the booking page (``https://host[:port]``); audited."""
-    require(actor, "settings.write")
-    tenant_id = tenant_of(session, actor)
-    clean = tuple(dict.fromkeys(_origin(o) for o in origins if o.strip()))
-    if len(clean) > 20:
-        raise ValidationFailed("At most 20 websites", field="origins")
-    tenant = session.get(Tenant, tenant_id)
-    assert tenant is not None
-    web = dict((tenant.settings or {}).get(SETTINGS_KEY) or {})
-    web["origins"] = list(clean)
-    tenant.settings = {**(tenant.settings or {}), SETTINGS_KEY: web}
-    audit.record(
-        session,
-        actor,
-        "web_booking.origins",
-        entity="tenant",
-        entity_id=tenant_id,
-        detail={"count": len(clean)},
-    )
-    return clean
 
 
 # --- public directory and availability ----------------------------------------------------
@@ -268,7 +280,7 @@ def public_directory(session: Session, tenant_id: int) -> Directory:
         links.setdefault(doctor_id, []).append(branch_id)
     dept_branch = {d.id: d.branch_id for d in departments}
     return Directory(
-        _public(tenant),
+        _public(session, tenant),
         tuple(
             BranchChoice(b.id, b.name, b.address, modes.get(str(b.id), DEFAULT_MODE))
             for b in branches
@@ -626,11 +638,9 @@ def find_or_register(
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _public(tenant: Tenant) -> PublicClinic:
-    web = (tenant.settings or {}).get(SETTINGS_KEY) or {}
-    return PublicClinic(
-        tenant.id, tenant.slug, tenant.name, tenant.timezone, tuple(web.get("origins") or ())
-    )
+def _public(session: Session, tenant: Tenant) -> PublicClinic:
+    origins = tuple(clinic_origins(session, tenant.id))
+    return PublicClinic(tenant.id, tenant.slug, tenant.name, tenant.timezone, origins)
 
 
 def _settings(session: Session, tenant_id: int) -> dict[str, Any]:
@@ -667,17 +677,6 @@ def _sender(session: Session, tenant_id: int, branch_id: int | None) -> str:
         raise ValidationFailed("This clinic cannot send WhatsApp codes yet", field="phone")
     own = [n for n, b in rows if b == branch_id]
     return own[0] if own else rows[0][0]
-
-
-def _origin(raw: str) -> str:
-    parts = urlsplit(raw.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/"):
-        raise ValidationFailed(
-            f"{raw.strip()[:80]!r} is not a website origin like https://clinic.example",
-            field="origins",
-        )
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def _hash(salt: str, code: str) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from core.clock import FrozenClock
 from core.messaging.templates import save_template
+from core.partners.keys import add_origin
 from core.patients.phones import PhoneVault
 from core.scheduling import web_booking, web_requests
 from core.scheduling.booking import BOOKING_CONFIRMED
@@ -265,7 +266,7 @@ def test_request_mode_then_the_desk_confirms_and_the_patient_is_told(browser, si
 
 def test_page_headers_and_embedding(site):
     with site.db.transaction(site.clinic.tenant_id) as s:
-        web_booking.set_embed_origins(s, site.clinic.admin, origins=["https://citycare.example"])
+        add_origin(s, site.clinic.admin, origin="https://citycare.example")
     response = httpx.get(site.url)
     csp = response.headers["content-security-policy"]
     assert "frame-ancestors 'self' https://citycare.example" in csp
