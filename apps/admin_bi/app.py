@@ -61,6 +61,7 @@ pages = [
     st.Page(VIEWS / "config_doctors.py", title="Doctors and hours", icon=":material/schedule:"),
     st.Page(VIEWS / "config_screens.py", title="TV announcements", icon=":material/tv:"),
     st.Page(VIEWS / "config_messages.py", title="Messages", icon=":material/chat:"),
+    st.Page(VIEWS / "config_booking.py", title="Online booking", icon=":material/language:"),
     st.Page(VIEWS / "config_users.py", title="Users and roles", icon=":material/group:"),
     st.Page(VIEWS / "plans.py", title="Plan and usage", icon=":material/receipt_long:"),
     st.Page(VIEWS / "privacy.py", title="Privacy (DPDP)", icon=":material/shield_person:"),

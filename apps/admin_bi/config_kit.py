@@ -43,11 +43,18 @@ def command(
     rt: Runtime, staff: auth.Staff, done: str, fn: Callable[..., Any], *args: Any, **kw: Any
 ) -> bool:
     """Run one core command in a transaction; say what happened; True when it was saved."""
+    return outcome(rt, staff, done, fn, *args, **kw)[0]
+
+
+def outcome(
+    rt: Runtime, staff: auth.Staff, done: str, fn: Callable[..., T], *args: Any, **kw: Any
+) -> tuple[bool, T | None]:
+    """Like ``command``, with what the command returned (None when it was refused)."""
     try:
         with rt.db.transaction(staff.actor.tenant_id) as session:
-            fn(session, staff.actor, *args, **kw)
+            result = fn(session, staff.actor, *args, **kw)
     except DomainError as exc:
         st.error(exc.message)
-        return False
+        return False, None
     st.success(done)
-    return True
+    return True, result

@@ -26,11 +26,19 @@ _ENV_KEYS = (
 )
 
 
+LOCAL_SERVICE = "http://localhost:8000"  # `qlink serve`'s default when no public URL is set
+
+
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
     db: Database
     vault: PhoneVault
+
+    @property
+    def service_url(self) -> str:
+        """The service as patients' phones and clinic websites reach it (links, embeds)."""
+        return self.settings.public_url or LOCAL_SERVICE
 
 
 class NotReady(Exception):

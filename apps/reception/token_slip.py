@@ -22,7 +22,6 @@ from core.signage.token_view import TokenView, token_view
 
 LAST = "qlink_desk_last_token"  # (token id, patient name, newly issued)
 PDF = "qlink_desk_slip_pdf"  # (token id, PDF bytes)
-LOCAL_SERVICE = "http://localhost:8000"  # `qlink serve`'s default when no public URL is set
 
 
 def remember(token_id: int, patient_name: str, *, created: bool) -> None:
@@ -44,7 +43,7 @@ def show(rt: Runtime) -> None:
     assert staff.actor.tenant_id is not None
     expires = link_expiry(view.service_date, ZoneInfo(view.timezone))
     ref = sign_token_ref(rt.settings.secret_key, view.token_id, staff.actor.tenant_id, expires)
-    link = f"{rt.settings.public_url or LOCAL_SERVICE}/t/{ref}"
+    link = f"{rt.service_url}/t/{ref}"
     text, qr = st.columns([2.2, 1], gap="small", vertical_alignment="center")
     text.markdown(_card(view, name, created), unsafe_allow_html=True)
     text.download_button(
