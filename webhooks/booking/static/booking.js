@@ -79,7 +79,9 @@
         return choice(b.name, b.address || (b.mode === "request" ? "Request a time" : ""), function () { pickBranch(b); });
       });
       fill($("branches"), branches, "Online booking is not open at this clinic yet.");
-      if (dir.branches.length === 1) { pickBranch(dir.branches[0]); }
+      var wanted = Number(new URLSearchParams(window.location.search).get("branch"));
+      var named = dir.branches.filter(function (b) { return b.id === wanted; })[0];
+      if (named) { pickBranch(named); } else if (dir.branches.length === 1) { pickBranch(dir.branches[0]); }
     }, function (err) { problem(err.message); });
   }
 
