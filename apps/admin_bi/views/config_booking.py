@@ -97,11 +97,13 @@ st.code(
     f'<script src="{rt.service_url}/book/static/embed.js" data-clinic="{setup.slug}" '
     "async></script>",
     language="html",
+    wrap_lines=True,
 )
 st.code(
     f'<iframe src="{book_url}" title="Book an appointment" '
     'style="width:100%;max-width:480px;height:760px;border:0"></iframe>',
     language="html",
+    wrap_lines=True,
 )
 
 st.markdown("##### Doctors' calendars kept elsewhere")
