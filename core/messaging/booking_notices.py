@@ -1,49 +1,63 @@
-"""WhatsApp notices of web booking: a cancellation, and the desk's answer to a booking request.
+"""WhatsApp notices that an appointment changed, and the desk's answer to a booking request.
 
-``whatsapp.booking_cancelled`` (payload ``{appointment_id}``, written by
-``core.scheduling.web_booking.cancel_web_booking``) and ``whatsapp.booking_request_proposed``
-(payload ``{request_id}``, written by ``core.scheduling.web_requests.propose_booking_request``)
-are rendered here for the relay (``core.messaging.notify.render``): a text inside the 24-hour
-window, else the approved template ``qlink_booking_cancelled`` / ``qlink_booking_proposed`` with
-the same parameters in order. A request's patient may not be registered yet: the phone is the
-request's own (encrypted) one.
+``whatsapp.booking_cancelled`` (payload ``{appointment_id}``) and ``whatsapp.booking_rescheduled``
+(payload ``{appointment_id, from_id}``: the new row and the one it replaced), written by
+``core.scheduling.booking`` whoever cancelled or moved the appointment, and
+``whatsapp.booking_request_proposed`` (payload ``{request_id}``, written by
+``core.scheduling.web_requests.propose_booking_request``) are rendered here for the relay
+(``core.messaging.notify.render``): a text inside the 24-hour window, else the approved template
+``qlink_booking_cancelled`` / ``qlink_booking_rescheduled`` / ``qlink_booking_proposed`` with the
+same parameters in order. A request's patient may not be registered yet: the phone is the
+request's own (encrypted) one. The proposal carries two buttons, ``proposal:accept:<id>`` and
+``proposal:other:<id>``: reply buttons in the window, the template's quick-reply payloads
+outside it; ``core.messaging.conversation.proposals`` answers the tap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from core.messaging.messages import Recipient, Template, Text
+from core.messaging.catalogue import text
+from core.messaging.dates import when_label
+from core.messaging.messages import Button, Buttons, Recipient, Template, Text
 from core.patients.phones import PhoneVault
-from core.scheduling.web_booking import BOOKING_CANCELLED
+from core.scheduling.booking import BOOKING_CANCELLED, BOOKING_RESCHEDULED
 from core.scheduling.web_requests import REQUEST_PROPOSED
 from db.models import Appointment, Branch, Doctor, Patient, Tenant, WhatsAppNumber
 from db.models.scheduling import BookingRequest
 
-NOTICES = (BOOKING_CANCELLED, REQUEST_PROPOSED)
+NOTICES = (BOOKING_CANCELLED, BOOKING_RESCHEDULED, REQUEST_PROPOSED)
 TEXTS = {
     "en": {
         BOOKING_CANCELLED: "Hello {name}, your appointment with {doctor} on {when} at {branch} "
         "is cancelled. You can book again on the clinic's website.",
+        BOOKING_RESCHEDULED: "Hello {name}, your appointment with {doctor} has moved to {when} "
+        "at {branch} (it was {previous}).",
         REQUEST_PROPOSED: "Hello {name}, {branch} cannot offer the time you asked for. We can "
-        "see you on {when}.{note} Reply here to accept, or book again on the clinic's website.",
+        "see you on {when}.{note} Tap Accept to book it, or choose another time.",
     },
     "hi": {
         BOOKING_CANCELLED: "नमस्ते {name}, {branch} में {doctor} के साथ {when} की आपकी "
         "अपॉइंटमेंट रद्द कर दी गई है। आप क्लिनिक की वेबसाइट पर फिर से बुक कर सकते हैं।",
+        BOOKING_RESCHEDULED: "नमस्ते {name}, {doctor} के साथ आपकी अपॉइंटमेंट अब {when} पर "
+        "{branch} में है (पहले {previous} थी)।",
         REQUEST_PROPOSED: "नमस्ते {name}, {branch} आपके माँगे समय पर नहीं मिल सकता। हम आपको "
-        "{when} पर देख सकते हैं।{note} स्वीकार करने के लिए यहाँ जवाब दें।",
+        "{when} पर देख सकते हैं।{note} बुक करने के लिए स्वीकार करें दबाएँ, या दूसरा समय चुनें।",
     },
 }
 TEMPLATES = {
     BOOKING_CANCELLED: "qlink_booking_cancelled",
+    BOOKING_RESCHEDULED: "qlink_booking_rescheduled",
     REQUEST_PROPOSED: "qlink_booking_proposed",
 }
+
+
+ACCEPT_PROPOSAL, OTHER_TIME = "proposal:accept", "proposal:other"  # button ids, + ":<id>"
 
 
 class NoNotice(Exception):
@@ -53,23 +67,23 @@ class NoNotice(Exception):
 @dataclass(frozen=True)
 class Notice:
     recipient: Recipient
-    message: Text
+    message: Text | Buttons
     fallback: Template
 
 
 def notice_for(
     session: Session, tenant_id: int, kind: str, payload: dict[str, Any], vault: PhoneVault
 ) -> Notice:
-    """Build a web-booking notice for the relay; ``NoNotice`` when it cannot be sent."""
-    if kind == BOOKING_CANCELLED:
-        return _cancelled(session, tenant_id, payload, vault)
+    """Build a booking notice for the relay; ``NoNotice`` when it cannot be sent."""
+    if kind in (BOOKING_CANCELLED, BOOKING_RESCHEDULED):
+        return _changed(session, tenant_id, kind, payload, vault)
     if kind == REQUEST_PROPOSED:
         return _proposed(session, tenant_id, payload, vault)
     raise NoNotice(f"unknown notice {kind!r}")
 
 
-def _cancelled(
-    session: Session, tenant_id: int, payload: dict[str, Any], vault: PhoneVault
+def _changed(
+    session: Session, tenant_id: int, kind: str, payload: dict[str, Any], vault: PhoneVault
 ) -> Notice:
     row = session.execute(
         select(Appointment, Patient, Doctor.full_name, Branch, Tenant.timezone)
@@ -79,23 +93,31 @@ def _cancelled(
         .join(Tenant, Tenant.id == Appointment.tenant_id)
         .where(Appointment.tenant_id == tenant_id, Appointment.id == payload["appointment_id"])
     ).first()
-    if row is None or row[0].status != "cancelled" or row[1].erased_at is not None:
-        raise NoNotice("the appointment is not cancelled")
+    # a move that was moved again or cancelled since is told by the later notice
+    wanted = "cancelled" if kind == BOOKING_CANCELLED else "scheduled"
+    if row is None or row[0].status != wanted or row[1].erased_at is not None:
+        raise NoNotice(f"the appointment is no longer {wanted}")
     appointment, patient, doctor, branch, tenant_tz = row
-    if patient.phone_cipher is None:
-        raise NoNotice("the patient has no phone")
-    when = appointment.slot_start.astimezone(ZoneInfo(branch.timezone or tenant_tz))
+    zone = ZoneInfo(branch.timezone or tenant_tz)
+    lang = patient.preferred_language if patient.preferred_language in TEXTS else "en"
     params = {
         "name": patient.full_name,
         "doctor": doctor,
-        "when": when.strftime("%d %b %Y, %H:%M"),
+        "when": when_label(lang, appointment.slot_start, zone),
         "branch": branch.name,
     }
-    lang = patient.preferred_language if patient.preferred_language in TEXTS else "en"
-    phone = vault.decrypt(patient.phone_cipher)
-    return _notice(
-        session, tenant_id, branch.id, phone, patient.id, BOOKING_CANCELLED, lang, params
-    )
+    if kind == BOOKING_RESCHEDULED:
+        previous = session.scalar(
+            select(Appointment.slot_start).where(
+                Appointment.tenant_id == tenant_id, Appointment.id == payload["from_id"]
+            )
+        )
+        params["previous"] = when_label(lang, previous, zone) if previous is not None else "-"
+    phone = vault.decrypt(patient.phone_cipher) if patient.phone_cipher else None
+    if phone is None and patient.wa_bsuid is None:
+        raise NoNotice("the patient has no WhatsApp contact")
+    contact = _Contact(phone, patient.id, patient.wa_bsuid)
+    return _notice(session, tenant_id, branch.id, contact, kind, lang, params)
 
 
 def _proposed(
@@ -113,25 +135,38 @@ def _proposed(
     proposed = request.proposed_start
     if request.phone_cipher is None or proposed is None:
         raise NoNotice("the request has no phone")
-    when = proposed.astimezone(ZoneInfo(branch.timezone or tenant_tz))
     params = {
         "name": request.patient_name,
-        "when": when.strftime("%d %b %Y, %H:%M"),
+        "when": when_label("en", proposed, ZoneInfo(branch.timezone or tenant_tz)),
         "branch": branch.name,
         "note": f" {request.staff_note}" if request.staff_note else "",
     }
     phone = vault.decrypt(request.phone_cipher)
-    return _notice(
-        session, tenant_id, branch.id, phone, request.patient_id, REQUEST_PROPOSED, "en", params
+    contact = _Contact(phone, request.patient_id)
+    notice = _notice(session, tenant_id, branch.id, contact, REQUEST_PROPOSED, "en", params)
+    ids = (f"{ACCEPT_PROPOSAL}:{request.id}", f"{OTHER_TIME}:{request.id}")
+    buttons = Buttons(
+        body=notice.message.body,
+        buttons=(
+            Button(ids[0], text("en", "conv.proposal.accept")),
+            Button(ids[1], text("en", "conv.proposal.other")),
+        ),
     )
+    return Notice(notice.recipient, buttons, replace(notice.fallback, quick_replies=ids))
+
+
+@dataclass(frozen=True)
+class _Contact:
+    phone: str | None  # E.164
+    patient_id: int | None
+    bsuid: str | None = None  # a WhatsApp username's business-scoped user id
 
 
 def _notice(
     session: Session,
     tenant_id: int,
     branch_id: int,
-    phone: str,
-    patient_id: int | None,
+    contact: _Contact,
     kind: str,
     lang: str,
     params: dict[str, str],
@@ -144,12 +179,13 @@ def _notice(
     if not numbers:
         raise NoNotice("the clinic has no WhatsApp number")
     own = [n for n, b in numbers if b == branch_id]
-    digits = phone.lstrip("+")
+    digits = contact.phone.lstrip("+") if contact.phone else None
     recipient = Recipient(
-        contact_key=digits,
+        contact_key=digits or str(contact.bsuid),
         phone_number_id=own[0] if own else numbers[0][0],
-        patient_id=patient_id,
+        patient_id=contact.patient_id,
         wa_id=digits,
+        user_id=contact.bsuid,
     )
     body = TEXTS[lang][kind].format(**params)
     template_params = tuple(v for k, v in params.items() if k != "note")

@@ -251,6 +251,15 @@ def _template(message: Template, media_id: str | None) -> dict[str, Any]:
                 "parameters": [{"type": "text", "text": message.copy_code}],
             }
         )
+    components.extend(
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": str(index),
+            "parameters": [{"type": "payload", "payload": payload}],
+        }
+        for index, payload in enumerate(message.quick_replies)
+    )
     if components:
         template["components"] = components
     return template

@@ -87,6 +87,9 @@ class Template:
     document_id: int | None = None
     filename: str | None = None
     copy_code: str | None = None  # an authentication template's one-time code (its button)
+    # payloads of the template's quick-reply buttons, in order: a tap comes back as
+    # ``button.payload``, so it names what it answers (Meta: sub_type quick_reply)
+    quick_replies: tuple[str, ...] = ()
     kind: str = field(default="template", init=False)
 
 
@@ -153,7 +156,8 @@ def from_payload(payload: dict[str, Any]) -> tuple[Recipient, Message]:
         )
         return recipient, ListMessage(sections=sections, **data)
     if kind == "template":
-        return recipient, Template(params=tuple(data.pop("params")), **data)
+        replies = tuple(data.pop("quick_replies", ()))
+        return recipient, Template(params=tuple(data.pop("params")), quick_replies=replies, **data)
     if kind == "document":
         return recipient, Document(**data)
     if kind == "flow":

@@ -40,6 +40,9 @@ from db.models import Appointment, Doctor, Patient
 VISIT_TYPES = ("new", "follow_up")
 SOURCES = ("reception", "whatsapp", "web", "walk_in")
 BOOKING_CONFIRMED = "whatsapp.booking_confirmed"  # outbox intent, payload {appointment_id}
+# "your appointment changed" notices (core.messaging.booking_notices), whoever made the change
+BOOKING_CANCELLED = "whatsapp.booking_cancelled"  # payload {appointment_id}
+BOOKING_RESCHEDULED = "whatsapp.booking_rescheduled"  # payload {appointment_id, from_id}
 
 
 @dataclass(frozen=True)
@@ -122,12 +125,19 @@ def overbook_appointment(
 
 
 def reschedule_appointment(
-    session: Session, actor: Actor, *, appointment_id: int, new_slot_start: dt.datetime
+    session: Session,
+    actor: Actor,
+    *,
+    appointment_id: int,
+    new_slot_start: dt.datetime,
+    tell_patient: bool = True,
 ) -> Appointment:
     """Move a scheduled appointment to another slot; the old row stays, cancelled.
 
     Runs in a SAVEPOINT and claims the new seat before releasing the old one: if the new slot
     is taken (``SlotTaken``) or the old row changed meanwhile (``Conflict``), nothing changes.
+    The patient is told over WhatsApp unless ``tell_patient`` is false (the caller is the
+    patient's own WhatsApp chat, which confirms the move itself).
     """
     require(actor, "appointment.book")
     old = access_appointment(session, actor, appointment_id)
@@ -151,15 +161,24 @@ def reschedule_appointment(
         new = take_seat(session, actor, _prepare(session, actor, now, ask), now)
         _cancel_row(session, old, reason="rescheduled", now=now)
     _audit(session, actor, "appointment.reschedule", new, rescheduled_from_id=old.id)
-    _confirm(session, new, now)
+    if tell_patient:
+        _tell_changed(session, BOOKING_RESCHEDULED, new, now, from_id=old.id)
     _offer_freed(session, old, now)
     return new
 
 
 def cancel_appointment(
-    session: Session, actor: Actor, *, appointment_id: int, reason: str
+    session: Session,
+    actor: Actor,
+    *,
+    appointment_id: int,
+    reason: str,
+    tell_patient: bool = True,
 ) -> Appointment:
-    """Cancel a scheduled appointment, freeing its seat; ``Conflict`` if it moved on."""
+    """Cancel a scheduled appointment, freeing its seat; ``Conflict`` if it moved on.
+
+    The patient is told over WhatsApp unless ``tell_patient`` is false (see the reschedule).
+    """
     require(actor, "appointment.cancel")
     appt = access_appointment(session, actor, appointment_id)
     reason = (reason or "").strip()
@@ -168,6 +187,8 @@ def cancel_appointment(
     now = actor.clock()
     _cancel_row(session, appt, reason=reason, now=now)
     _audit(session, actor, "appointment.cancel", appt)
+    if tell_patient:
+        _tell_changed(session, BOOKING_CANCELLED, appt, now)
     _offer_freed(session, appt, now)
     return appt
 
@@ -263,6 +284,23 @@ def _confirm(session: Session, appt: Appointment, now: dt.datetime) -> None:
         "kind": BOOKING_CONFIRMED,
         "payload": {"appointment_id": appt.id},
         "dedupe_key": f"booked:{appt.id}",
+    }
+    enqueue_intents(session, tenant_id=appt.tenant_id, rows=[row], at=now)
+
+
+def _tell_changed(
+    session: Session, kind: str, appt: Appointment, now: dt.datetime, **extra: int
+) -> None:
+    """Write the "your appointment changed" intent; one per appointment row (dedupe key).
+
+    Whatever made the booking (desk, web page, partner API, WhatsApp) and whatever changed it,
+    the patient hears of it here; the relay skips a patient it cannot reach.
+    """
+    label = "cancelled" if kind == BOOKING_CANCELLED else "rescheduled"
+    row = {
+        "kind": kind,
+        "payload": {"appointment_id": appt.id, **extra},
+        "dedupe_key": f"{label}:{appt.id}",
     }
     enqueue_intents(session, tenant_id=appt.tenant_id, rows=[row], at=now)
 

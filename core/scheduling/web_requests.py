@@ -5,9 +5,11 @@ and a time window (``request_booking``); staff see the branch's pending requests
 (``list_booking_requests``) and either book one of the doctor's slots for it
 (``confirm_booking_request``: the patient is found or registered by phone, booked through
 ``book_appointment`` with source ``web``, and the usual ``whatsapp.booking_confirmed`` intent
-tells them) or propose another time (``propose_booking_request``: a
-``whatsapp.booking_request_proposed`` intent). Both are audited and compare-and-set on the
-request's ``pending`` status, so two receptionists cannot answer one request twice.
+tells them) or propose another time with a doctor (``propose_booking_request``: a
+``whatsapp.booking_request_proposed`` intent, whose buttons the patient answers in the chat,
+``core.scheduling.proposals``: ``accepted`` or ``declined``). Both are audited and
+compare-and-set on the request's ``pending`` status, so two receptionists cannot answer one
+request twice.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.patients.phones import PhoneVault, mask_phone
 from core.queue.events import enqueue_intents
 from core.scheduling.booking import book_appointment
+from core.scheduling.doctors import access_doctor
 from core.scheduling.slots import check_aware
 from core.scheduling.web_booking import (
     DAYS_AHEAD,
@@ -42,7 +45,7 @@ from db.models.scheduling import BookingRequest
 WINDOWS = ("morning", "afternoon", "evening", "any")
 WINDOW_HOURS = {"morning": "09:00-12:00", "afternoon": "12:00-16:00", "evening": "16:00-20:00"}
 REQUEST_PROPOSED = "whatsapp.booking_request_proposed"  # outbox intent, payload {request_id}
-STATUSES = ("pending", "confirmed", "proposed")
+STATUSES = ("pending", "confirmed", "proposed", "accepted", "declined")
 
 
 @dataclass(frozen=True)
@@ -225,11 +228,14 @@ def propose_booking_request(
     request_id: int,
     proposed_start: dt.datetime,
     note: str | None = None,
+    doctor_id: int | None = None,
 ) -> BookingRequest:
-    """Answer a pending request with another time; the patient is told over WhatsApp."""
+    """Answer a pending request with another time (with ``doctor_id``, or the request's doctor);
+    the patient is told over WhatsApp and can accept it there."""
     require(actor, "appointment.book")
     check_aware(proposed_start, "proposed_start")
     request = access_booking_request(session, actor, request_id)
+    doctor_id = access_doctor(session, actor, doctor_id).id if doctor_id else request.doctor_id
     now = actor.clock()
     if proposed_start <= now:
         raise ValidationFailed("Propose a time in the future", field="proposed_start")
@@ -238,7 +244,15 @@ def propose_booking_request(
         raise ValidationFailed("Keep the note under 200 characters", field="note")
     if request.status != "pending":
         raise Conflict("This request was already answered")
-    _answer(session, actor, request, "proposed", proposed_start=proposed_start, staff_note=note)
+    _answer(
+        session,
+        actor,
+        request,
+        "proposed",
+        proposed_start=proposed_start,
+        staff_note=note,
+        doctor_id=doctor_id,
+    )
     enqueue_intents(
         session,
         tenant_id=request.tenant_id,

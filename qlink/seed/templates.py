@@ -48,13 +48,19 @@ OTP_BODY = {
 CATEGORIES = {OTP_TEMPLATE: "AUTHENTICATION"}  # every other demo template is UTILITY
 
 
+NOTICE_PARAMS = {  # booking notices' parameters in send order (core.messaging.booking_notices)
+    booking_notices.BOOKING_CANCELLED: ("name", "doctor", "when", "branch"),
+    booking_notices.BOOKING_RESCHEDULED: ("name", "doctor", "when", "branch", "previous"),
+    # quick-reply buttons Accept / Choose another time (conv.proposal.accept / .other)
+    booking_notices.REQUEST_PROPOSED: ("name", "when", "branch"),
+}
+
+
 def _notice_bodies(lang: str) -> dict[str, str]:
-    """Web booking notices (cancelled, another time proposed) with {{n}} in send order."""
+    """Booking notices (cancelled, moved, another time proposed) with {{n}} in send order."""
     bodies = {}
     for kind, name in booking_notices.TEMPLATES.items():
-        params = ["name", "doctor", "when", "branch"]
-        if kind == booking_notices.REQUEST_PROPOSED:
-            params = ["name", "when", "branch"]
+        params = NOTICE_PARAMS[kind]
         values = {p: "{{" + str(i) + "}}" for i, p in enumerate(params, start=1)}
         bodies[name] = booking_notices.TEXTS[lang][kind].format(note="", **values)
     return bodies

@@ -109,6 +109,7 @@ from core.scheduling import (
     day_calendar,
     day_view,
     doctors,
+    proposals,
     roster,
     slots,
     waitlist,
@@ -723,6 +724,16 @@ NOT_FOUND.update(
         web_requests.propose_booking_request: lambda w, who: web_requests.propose_booking_request(
             w.s, w.actor(who), request_id=w.lab["web_request"], proposed_start=LATER
         ),
+        # the patient's tap on a proposed time names a request id (issue 15)
+        proposals.proposal_patient: lambda w, who: proposals.proposal_patient(
+            w.s, w.actor(who), request_id=w.lab["web_request"], phone="+919812345678", vault=VAULT
+        ),
+        proposals.accept_proposal: lambda w, who: proposals.accept_proposal(
+            w.s, w.actor(who), request_id=w.lab["web_request"], phone="+919812345678", vault=VAULT
+        ),
+        proposals.decline_proposal: lambda w, who: proposals.decline_proposal(
+            w.s, w.actor(who), request_id=w.lab["web_request"], phone="+919812345678", vault=VAULT
+        ),
         calendar_feeds.set_calendar_feed: lambda w, who: calendar_feeds.set_calendar_feed(
             w.s, w.actor(who), doctor_id=w.doctor, url="https://cal.example/a.ics"
         ),
@@ -1154,6 +1165,10 @@ EXEMPT = {
     # the request a committed queue change left, never from a caller
     "core.queue.projection.mark_dirty",
     "core.queue.projection.project_department",
+    # read by refresh_etas for the tenant it projects; filtered by tenant_id, so another
+    # clinic's calls never count (test_eta_calibration: the isolation test)
+    "core.queue.eta_calibration.recent_calls",
+    "core.queue.eta_calibration.learned_calibration",
     # steps of issue_token and book_appointment, handed a request built after their access_*
     "core.queue.issue_sql.take_number",
     "core.queue.issue_sql.give_back",

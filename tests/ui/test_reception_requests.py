@@ -101,7 +101,9 @@ def test_confirm_and_propose_from_the_desk(world):
         appt = s.scalars(select(Appointment)).one()
         kinds = s.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
         statuses = dict(s.execute(select(BookingRequest.id, BookingRequest.status)).all())
+        proposed_with = s.scalar(select(BookingRequest.doctor_id).where(BookingRequest.id == ravi))
     assert appt.slot_start == dt.datetime.combine(tomorrow, dt.time(9), tzinfo=IST)
     assert appt.source == "web" and appt.doctor_id == doctor_id
     assert BOOKING_CONFIRMED in kinds and web_requests.REQUEST_PROPOSED in kinds
     assert statuses == {meera: "confirmed", ravi: "proposed"}
+    assert proposed_with == doctor_id  # the doctor picked on the left: Accept on WhatsApp books it

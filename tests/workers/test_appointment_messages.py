@@ -22,6 +22,7 @@ from core.messaging.inbound_types import InboundMessage
 from core.patients.importing import PatientRow, import_patients
 from core.scheduling.booking import (
     BOOKING_CONFIRMED,
+    BOOKING_RESCHEDULED,
     book_appointment,
     cancel_appointment,
     reschedule_appointment,
@@ -192,11 +193,11 @@ def test_a_desk_booking_is_confirmed_in_the_window_as_text(session, fake, client
     assert [r.status for r in rows_of(session, desk, BOOKING_CONFIRMED)] == ["sent"]
 
 
-def test_a_reschedule_is_confirmed_with_the_new_time_outside_the_window_by_template(
+def test_a_reschedule_is_told_with_the_new_and_old_time_outside_the_window_by_template(
     session, fake, client
 ):
     desk = desk_world(session, window=False, language="hi")
-    approve_template(session, desk.clinic, "qlink_booking_confirmed", language="hi")
+    approve_template(session, desk.clinic, "qlink_booking_rescheduled", language="hi")
     appt = book_appointment(
         session,
         desk.actor,
@@ -207,17 +208,25 @@ def test_a_reschedule_is_confirmed_with_the_new_time_outside_the_window_by_templ
     moved = reschedule_appointment(
         session, desk.actor, appointment_id=appt.id, new_slot_start=local(desk.clinic, MONDAY, 15)
     )
-    only(session, desk, BOOKING_CONFIRMED)
+    only(session, desk, BOOKING_RESCHEDULED)
     send(session, desk, client)
-    # the first booking's confirmation is for a cancelled appointment: skipped, not sent
-    first, second = rows_of(session, desk, BOOKING_CONFIRMED)
-    assert (first.status, first.last_error) == ("skipped", "the appointment is no longer scheduled")
-    assert (second.payload, second.status) == ({"appointment_id": moved.id}, "sent")
+    (row,) = rows_of(session, desk, BOOKING_RESCHEDULED)
+    assert (row.payload, row.status) == ({"appointment_id": moved.id, "from_id": appt.id}, "sent")
     (request,) = fake.requests
     template = request.body["template"]
-    assert (template["name"], template["language"]["code"]) == ("qlink_booking_confirmed", "hi")
+    assert (template["name"], template["language"]["code"]) == ("qlink_booking_rescheduled", "hi")
     params = [p["text"] for p in template["components"][0]["parameters"]]
-    assert params == ["Meera Nair", "Dr. Asha Rao", "7 दिसंबर 2026, 15:00", desk.clinic.branch.name]
+    assert params == [
+        "Meera Nair",
+        "Dr. Asha Rao",
+        "7 दिसंबर 2026, 15:00",
+        desk.clinic.branch.name,
+        "7 दिसंबर 2026, 10:00",
+    ]
+    # the new row is not confirmed a second time: the reschedule notice is its confirmation
+    assert [r.payload for r in rows_of(session, desk, BOOKING_CONFIRMED)] == [
+        {"appointment_id": appt.id}
+    ]
 
 
 def test_without_an_approved_template_the_confirmation_is_skipped_with_the_reason(

@@ -73,16 +73,21 @@ def confirm(row: web_requests.RequestRow, doctor_id: int, slot: Slot) -> None:
     st.rerun()
 
 
-def propose(row: web_requests.RequestRow, when: dt.datetime, note: str) -> None:
+def propose(row: web_requests.RequestRow, doctor_id: int, when: dt.datetime, note: str) -> None:
     try:
         with rt.db.transaction(tenant_id) as session:
             web_requests.propose_booking_request(
-                session, staff.actor, request_id=row.id, proposed_start=when, note=note
+                session,
+                staff.actor,
+                request_id=row.id,
+                proposed_start=when,
+                note=note,
+                doctor_id=doctor_id,
             )
     except DomainError as exc:
         st.error(exc.message)
         return
-    st.toast(f"Proposed {when:%d %b %H:%M} to {row.patient_name} on WhatsApp.")
+    st.toast(f"Proposed {when:%d %b %H:%M} to {row.patient_name} on WhatsApp (Accept books it).")
     st.rerun()
 
 
@@ -142,4 +147,5 @@ for row in rows:
             when_time = st.time_input("Propose time", value=dt.time(10, 0), key=f"ptime-{row.id}")
             note = st.text_input("Note to the patient", key=f"note-{row.id}", max_chars=200)
             if st.button("Propose this time", key=f"propose-{row.id}"):
-                propose(row, dt.datetime.combine(when_day, when_time, tzinfo=zone), note)
+                when = dt.datetime.combine(when_day, when_time, tzinfo=zone)
+                propose(row, chosen.id, when, note)  # with the doctor picked on the left

@@ -166,4 +166,15 @@ TEXTS: dict[str, str] = {
         "Alright, the slot goes to the next person. You stay on the waiting list."
     ),
     "conv.offer.gone": "Sorry, that slot is no longer held for you. You stay on the waiting list.",
+    # conv.proposal.* — the answer to a time the desk proposed for a web booking request
+    # (core.messaging.conversation.proposals); button titles at most 20 characters
+    "conv.proposal.accept": "Accept",
+    "conv.proposal.other": "Choose another time",
+    "conv.proposal.booked": "Booked: {doctor}, {date} at {time}. See you then!",
+    "conv.proposal.declined": (
+        "Alright. Reply BOOK here to pick another time, or book on the clinic's website."
+    ),
+    "conv.proposal.gone": (
+        "This proposed time was already answered. Reply BOOK here to pick a time."
+    ),
 }

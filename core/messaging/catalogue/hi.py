@@ -157,4 +157,11 @@ TEXTS: dict[str, str] = {
     "conv.offer.booked": "बुक हो गया: {doctor}, {date} को {time} बजे।",
     "conv.offer.declined": "ठीक है, यह स्लॉट अगले व्यक्ति को जाएगा। आप प्रतीक्षा सूची में बने रहेंगे।",
     "conv.offer.gone": "क्षमा करें, यह स्लॉट अब आपके लिए नहीं रखा गया है। आप प्रतीक्षा सूची में बने रहेंगे।",
+    "conv.proposal.accept": "स्वीकार करें",
+    "conv.proposal.other": "दूसरा समय चुनें",
+    "conv.proposal.booked": "बुक हो गया: {doctor}, {date} को {time} बजे।",
+    "conv.proposal.declined": (
+        "ठीक है। दूसरा समय चुनने के लिए यहाँ BOOK लिखें, या क्लिनिक की वेबसाइट पर बुक करें।"
+    ),
+    "conv.proposal.gone": "इस समय का जवाब पहले ही दिया जा चुका है। समय चुनने के लिए यहाँ BOOK लिखें।",
 }

@@ -207,7 +207,11 @@ def _book(turn: Turn, doctor: Doctor, start: dt.datetime) -> None:
     try:
         if reschedule_id is not None:
             reschedule_appointment(
-                turn.session, turn.actor, appointment_id=reschedule_id, new_slot_start=start
+                turn.session,
+                turn.actor,
+                appointment_id=reschedule_id,
+                new_slot_start=start,
+                tell_patient=False,  # confirmed right here in the chat
             )
         else:
             book_appointment(

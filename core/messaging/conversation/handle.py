@@ -3,7 +3,8 @@
 Routing, in order: media and locations get "please type"; reactions and system notices get
 nothing; a language word or button switches language; an unknown sender is registered first;
 ``CHECKIN <branch>`` checks in from any state; a tapped menu row or rating opens its flow; a
-tapped Accept / Decline answers a waiting-list offer;
+tapped Accept / Decline answers a waiting-list offer (and Accept / another time a proposed
+time, before onboarding: a web requester may be new here);
 the current step takes its answer; a typed keyword opens a menu item; anything else gets the
 menu (with a greeting by name when the conversation was idle), never silence.
 """
@@ -26,6 +27,7 @@ from core.messaging.conversation import (
     flow_booking,
     manage,
     offers,
+    proposals,
     records,
     self_service,
     visits,
@@ -125,6 +127,8 @@ def _route(turn: Turn) -> None:
         return
     if kind in PLEASE_TYPE:
         turn.say("conv.please_type")
+        return
+    if proposals.on_proposal_reply(turn):  # Accept / another time of a proposed time
         return
     lang = language_asked(turn)
     if lang is not None:

@@ -93,7 +93,13 @@ def on_act(turn: Turn) -> bool:
         return False
     doctor = access_doctor(turn.session, turn.actor, appt.doctor_id)
     if cancel_id is not None:
-        cancel_appointment(turn.session, turn.actor, appointment_id=appt.id, reason=CANCEL_REASON)
+        cancel_appointment(
+            turn.session,
+            turn.actor,
+            appointment_id=appt.id,
+            reason=CANCEL_REASON,
+            tell_patient=False,  # confirmed right here in the chat
+        )
         turn.say("conv.manage.cancelled", **_when(turn, appt, doctor.full_name))
         turn.go(IDLE)
     else:
