@@ -24,9 +24,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from core.queue.eta_calibration import (
+    PRIOR,
+    PRIOR_BAND,
+    Calibration,
+    ErrorBand,
+    learned_calibration,
+)
 from core.queue.events import ETA_SHIFT, NEAR_TURN, enqueue_intents
 from core.queue.line import RECENT, DoctorState, Line, WaitingRow, load_line
 from core.queue.place import QueuePlace
@@ -57,33 +64,16 @@ class Projection:
     eta: dt.datetime
     low: dt.datetime | None = None  # 10th percentile of the call time (see ``eta_range``)
     high: dt.datetime | None = None  # 90th percentile
+    raw_minutes: float = 0.0  # the model's wait before the learned bias (what calibration learns)
+    spread: float = 0.0  # the range's consultation term, Z80 × sd × √n, in minutes
 
 
 Z80 = 1.2816  # the 10th and 90th percentiles of a normal distribution are mean ∓ Z80 × sd
 
 
-@dataclass(frozen=True)
-class ErrorBand:
-    """The point ETA's own error: 10th and 90th percentiles of the relative error of a call.
-
-    The relative error is ``(actual − predicted) / max(predicted, floor_minutes)``. It covers
-    what the projection cannot see at issue: emergencies and booked or priority patients who
-    arrive later and go ahead, pauses not yet announced, no-shows and skips ahead (earlier),
-    re-allocation within a pool. Calls come late far more often than early, so the band is
-    asymmetric. The floor keeps a small late margin for a patient who is next (an emergency
-    may still arrive first).
-    """
-
-    early: float  # ≤ 0
-    late: float  # ≥ 0
-    floor_minutes: float
-
-
-# Measured with `qlink simulate` (3,000 tokens, 20 doctors, 10 departments, seed 7): the
-# percentiles of the relative error run from about −0.10…−0.24 (early) to +0.41…+1.00 (late)
-# across predicted waits; these two values, combined with the consultation spread as below,
-# put 80 % of calls inside the range (see ``range_calibration``).
-PRIOR_BAND = ErrorBand(early=-0.12, late=0.45, floor_minutes=10.0)
+def consultation_term(consultations: float, sd_minutes: float) -> float:
+    """The spread of ``consultations`` independent lengths of sd ``sd_minutes``: Z80 × sd × √n."""
+    return Z80 * sd_minutes * math.sqrt(max(consultations, 0.0))
 
 
 def eta_range(
@@ -106,7 +96,7 @@ def eta_range(
     ``high = minutes + √(consult² + (late × scale)²)``; rounded outwards to whole minutes, so
     the range always contains the point ETA.
     """
-    consult = Z80 * sd_minutes * math.sqrt(max(consultations, 0.0))
+    consult = consultation_term(consultations, sd_minutes)
     scale = max(minutes, band.floor_minutes)
     before = math.hypot(consult, band.early * scale)
     after = math.hypot(consult, band.late * scale)
@@ -154,13 +144,16 @@ def project(
     load_factors: Mapping[int, float] | None = None,
     returning: Mapping[int, list[float]] | None = None,
     band: ErrorBand = PRIOR_BAND,
+    bias: float = 1.0,
 ) -> dict[int, Projection]:
     """Project every waiting token onto the doctor expected to call it, with its ETA.
 
     ``returning`` gives, per doctor, the minutes from now when patients now at the lab are
     expected back: a lab return is a priority patient who has waited long, so they take the
     doctor's next consultation once back, and everyone behind moves one consultation later.
-    Each ETA carries its 80 % range (``eta_range`` with ``band``).
+    Each ETA carries its 80 % range (``eta_range`` with ``band``). ``bias`` (learned from the
+    clinic's recent calls, ``core.queue.eta_calibration``) scales every simulated wait; the
+    order and the doctors are the simulation's.
     """
     loads = load_factors or {}
     back = {doctor: sorted(minutes) for doctor, minutes in (returning or {}).items()}
@@ -205,9 +198,10 @@ def project(
             pending[doctor_id] += 1
         candidate = orders[doctor_id][cursor[doctor_id]]
         cursor[doctor_id] += 1
-        minutes = whole_minutes(free_at[doctor_id])
+        raw = free_at[doctor_id]
+        minutes = whole_minutes(raw * bias)
         ahead = served[doctor_id]
-        low, high = eta_range(now, free_at[doctor_id], pending[doctor_id], spreads[doctor_id], band)
+        low, high = eta_range(now, raw * bias, pending[doctor_id], spreads[doctor_id], band)
         taken[candidate.id] = Projection(
             candidate.id,
             doctor_id,
@@ -217,6 +211,8 @@ def project(
             now + dt.timedelta(minutes=minutes),
             low,
             high,
+            raw,
+            consultation_term(pending[doctor_id], spreads[doctor_id]),
         )
         served[doctor_id] += 1
         free_at[doctor_id] += averages[doctor_id]
@@ -266,6 +262,7 @@ class Refresh:
     stored: int
     shifted: int
     near_turn: int
+    calibration: Calibration = PRIOR
 
 
 def refresh_etas(
@@ -287,7 +284,18 @@ def refresh_etas(
         day = place.service_date(now)
         line = load_line(session, tenant_id, place, day, rules, include=include, since=now - RECENT)
     rows = line.waiting
-    projections = project(rows, line.roster, now, rules, returning=lab_returns(line, now, rules))
+    learned = learned_calibration(
+        session, tenant_id, place.department_id, place.service_date(now), now
+    )
+    projections = project(
+        rows,
+        line.roster,
+        now,
+        rules,
+        returning=lab_returns(line, now, rules),
+        band=learned.band,
+        bias=learned.bias,
+    )
     stores: list[dict[str, Any]] = []
     intents: list[dict[str, Any]] = []
     for row in rows:
@@ -295,7 +303,7 @@ def refresh_etas(
         if p is None:
             continue
         near = p.position <= rules.near_turn_position and not row.near_turn_sent
-        change = _store(row, p, rules, near)
+        change = _store(row, p, rules, near, now)
         if change is None:
             continue
         stores.append(change)
@@ -310,7 +318,7 @@ def refresh_etas(
     shifted = sum(1 for i in intents if i["kind"] == ETA_SHIFT)
     if intents:
         enqueue_intents(session, tenant_id=tenant_id, rows=intents, at=now)
-    return Refresh(projections, len(stores), shifted, len(intents) - shifted)
+    return Refresh(projections, len(stores), shifted, len(intents) - shifted, learned)
 
 
 _TOKENS = cast(Table, QueueToken.__table__)
@@ -333,12 +341,22 @@ _STORE = (
         eta_at=bindparam("b_eta"),
         notified_eta_at=bindparam("b_notified"),
         near_turn_sent=bindparam("b_near"),
+        # set by the first projection only: the prediction calibration learns from
+        issued_wait_minutes=func.coalesce(_TOKENS.c.issued_wait_minutes, bindparam("b_wait")),
+        issued_spread_minutes=func.coalesce(_TOKENS.c.issued_spread_minutes, bindparam("b_spread")),
     )
 )
 
 
-def _store(row: WaitingRow, p: Projection, rules: QueueRules, near: bool) -> dict[str, Any] | None:
-    """The column values to write for ``row``, or None when nothing moved enough."""
+def _store(
+    row: WaitingRow, p: Projection, rules: QueueRules, near: bool, now: dt.datetime
+) -> dict[str, Any] | None:
+    """The column values to write for ``row``, or None when nothing moved enough.
+
+    The first store (``eta_at`` still empty) also gives the token its issue-time prediction:
+    the raw wait counted from issue and the range's consultation term (kept by the statement
+    when already set).
+    """
     notified = row.notified_eta_at
     threshold = dt.timedelta(minutes=rules.eta_shift_minutes)
     if notified is None or abs(p.eta - notified) > threshold:
@@ -347,7 +365,15 @@ def _store(row: WaitingRow, p: Projection, rules: QueueRules, near: bool) -> dic
     if not moved and notified == row.notified_eta_at and not near:
         return None
     sent = row.near_turn_sent or near
-    return {"b_id": row.candidate.id, "b_eta": p.eta, "b_notified": notified, "b_near": sent}
+    waited = (now - row.candidate.issued_at).total_seconds() / 60
+    return {
+        "b_id": row.candidate.id,
+        "b_eta": p.eta,
+        "b_notified": notified,
+        "b_near": sent,
+        "b_wait": round(max(waited, 0.0) + p.raw_minutes, 3),
+        "b_spread": round(p.spread, 3),
+    }
 
 
 def _intent(

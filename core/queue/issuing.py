@@ -182,7 +182,16 @@ def _own_projection(
         place.branch_id,
     )
     rows = [*line.waiting, me]
-    projections = project(rows, line.roster, now, rules, returning=lab_returns(line, now, rules))
+    learned = place.calibration  # stored by the department's last projection
+    projections = project(
+        rows,
+        line.roster,
+        now,
+        rules,
+        returning=lab_returns(line, now, rules),
+        band=learned.band,
+        bias=learned.bias,
+    )
     return projections.get(NEW_TOKEN)
 
 

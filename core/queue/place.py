@@ -11,8 +11,10 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
+from core.queue.eta_calibration import PRIOR, Calibration, ErrorBand
 from core.queue.scoring import QueueRules, rules_from
 from db.models import Branch, Department, Tenant
+from db.models.queue import QueueProjection
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class QueuePlace:
     department_settings: dict[str, Any] = field(default_factory=dict)
     allocation_strategy: str = "pool"
     tenant_status: str = "active"  # "suspended" refuses new tokens (core.plans)
+    calibration: Calibration = PRIOR  # what the last projection learned (eta_calibration)
 
     @property
     def rules(self) -> QueueRules:
@@ -47,20 +50,32 @@ _PLACE = (
         Department.queue_settings,
         Department.allocation_strategy,
         Tenant.status,
+        QueueProjection.eta_bias,
+        QueueProjection.eta_early,
+        QueueProjection.eta_late,
     )
     .join(Branch, (Branch.tenant_id == Department.tenant_id) & (Branch.id == Department.branch_id))
     .join(Tenant, Tenant.id == Department.tenant_id)
+    .outerjoin(
+        QueueProjection,
+        (QueueProjection.tenant_id == Department.tenant_id)
+        & (QueueProjection.department_id == Department.id),
+    )
     .where(Department.id == bindparam("dept"), Department.tenant_id == bindparam("t"))
 )
 
 
 def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePlace:
-    """Load a department of the tenant with its zone in one query, or raise ``NotFound``."""
+    """Load a department of the tenant with its zone in one query, or raise ``NotFound``.
+
+    The same query reads the ETA calibration its last projection stored, so a read-only
+    projection (the ETA returned at issue) costs no extra statement.
+    """
     params = {"dept": department_id, "t": tenant_id}
     row = session.connection().execute(_PLACE, params).first()
     if row is None:
         raise NotFound("Department not found")
-    code, branch_id, zone, settings, dept_settings, strategy, status = row
+    code, branch_id, zone, settings, dept_settings, strategy, status, bias, early, late = row
     return QueuePlace(
         department_id,
         code,
@@ -70,4 +85,13 @@ def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePl
         dict(dept_settings or {}),
         strategy or "pool",
         status or "active",
+        _calibration(bias, early, late),
     )
+
+
+def _calibration(bias: float | None, early: float | None, late: float | None) -> Calibration:
+    """The stored calibration of the department's last projection, or the prior."""
+    if bias is None or early is None or late is None:
+        return PRIOR
+    band = ErrorBand(float(early), float(late), PRIOR.band.floor_minutes)
+    return Calibration(float(bias), band)

@@ -47,7 +47,8 @@ _READ = text(
     "AND department_id = :d"
 )
 _DONE = text(
-    "UPDATE queue_projections SET projected_seq = :seq, projected_at = :now "
+    "UPDATE queue_projections SET projected_seq = :seq, projected_at = :now, "
+    "eta_bias = :bias, eta_early = :early, eta_late = :late "
     "WHERE tenant_id = :t AND department_id = :d AND projected_seq < :seq"
 )
 
@@ -126,5 +127,8 @@ def project_department(
     place = queue_place(session, tenant_id, department_id)
     refresh = refresh_etas(session, tenant_id, place, now, include=include)
     if row is not None:
-        connection.execute(_DONE, {**params, "seq": dirty, "now": now})
+        learned = refresh.calibration  # kept for the read-only projection at issue
+        done = {"seq": dirty, "now": now, "bias": learned.bias}
+        done.update(early=learned.band.early, late=learned.band.late)
+        connection.execute(_DONE, {**params, **done})
     return ProjectionRun("projected", dirty, refresh)

@@ -148,7 +148,16 @@ def doctor_queue_etas(session: Session, actor: Actor, *, doctor_id: int) -> list
         return []
     codes = {r.candidate.id: r.code for r in line.waiting}
     returning = lab_returns(line, now, rules)
-    projections = project(line.waiting, line.roster, now, rules, returning=returning)
+    learned = place.calibration
+    projections = project(
+        line.waiting,
+        line.roster,
+        now,
+        rules,
+        returning=returning,
+        band=learned.band,
+        bias=learned.bias,
+    )
     mine = sorted(
         (p for p in projections.values() if p.doctor_id == doctor.id), key=lambda p: p.position
     )

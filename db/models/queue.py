@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     Index,
     Integer,
     SmallInteger,
@@ -116,6 +117,10 @@ class QueueToken(IdMixin, TenantMixin, CreatedMixin, Base):
     issued_by: Mapped[int | None] = mapped_column(BigId)
     allocated_by: Mapped[str | None] = mapped_column(String(24))  # strategy that chose doctor
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The first projection's raw wait from issue and its range's consultation term, in minutes;
+    # written once, never overwritten: what the ETA calibration learns from (0024).
+    issued_wait_minutes: Mapped[float | None] = mapped_column(Float)
+    issued_spread_minutes: Mapped[float | None] = mapped_column(Float)
 
 
 class DoctorSession(IdMixin, TenantMixin, CreatedMixin, Base):
@@ -169,3 +174,8 @@ class QueueProjection(TenantMixin, Base):
     dirty_seq: Mapped[int] = mapped_column(BigId, default=0)
     projected_seq: Mapped[int] = mapped_column(BigId, default=0)
     projected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The calibration the last projection learned (``core.queue.eta_calibration``), read with
+    # the department by ``queue_place`` so a read-only projection (issue) uses it too (0024).
+    eta_bias: Mapped[float | None] = mapped_column(Float)
+    eta_early: Mapped[float | None] = mapped_column(Float)
+    eta_late: Mapped[float | None] = mapped_column(Float)

@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 
 from core.clock import FrozenClock
 from core.queue.calling import call_next
+from core.queue.eta_calibration import learned_calibration
 from core.queue.eta_projection import lab_returns, project
 from core.queue.issuing import issue_token
 from core.queue.lifecycle import finish_token, start_consultation
@@ -60,15 +61,26 @@ def _issue(db, clinic, clock, patient_id, doctor_id=None):
 
 
 def _stored_vs_fresh(db, clinic, now):
-    """(stored eta_at per waiting token, a fresh read-only projection of the same line)."""
+    """(stored eta_at per waiting token, a fresh read-only projection of the same line).
+
+    The fresh projection learns its calibration from the same calls (``learned_calibration``).
+    """
     with db.transaction(clinic.tenant_id, readonly=True) as s:
         place = queue_place(s, clinic.tenant_id, clinic.department.id)
         rules = place.rules
         line = load_line(
             s, clinic.tenant_id, place, place.service_date(now), rules, since=now - RECENT
         )
+        day = place.service_date(now)
+        learned = learned_calibration(s, clinic.tenant_id, clinic.department.id, day, now)
         fresh = project(
-            line.waiting, line.roster, now, rules, returning=lab_returns(line, now, rules)
+            line.waiting,
+            line.roster,
+            now,
+            rules,
+            returning=lab_returns(line, now, rules),
+            band=learned.band,
+            bias=learned.bias,
         )
         stored = dict(
             s.execute(

@@ -37,10 +37,34 @@ def at_0005(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database
         database = Database(make_engine(url))
         try:
             upgrade(database.engine, "0005")
-            simulate(database, SMALL_DAY)
+            with _later_queue_columns(database.engine):
+                simulate(database, SMALL_DAY)
             yield database
         finally:
             database.dispose()
+
+
+# Today's queue code reads and writes a few things later migrations add (0016, 0024); the day is
+# played with them in place and they are removed before 0006 runs, so the database is at 0005.
+_LATER_QUEUE_COLUMNS = ("issued_wait_minutes", "issued_spread_minutes")
+
+
+@contextmanager
+def _later_queue_columns(engine: Engine) -> Iterator[None]:
+    with engine.begin() as conn:
+        for column in _LATER_QUEUE_COLUMNS:
+            conn.execute(text(f"ALTER TABLE queue_tokens ADD COLUMN {column} FLOAT"))
+        conn.execute(
+            text(
+                "CREATE TABLE queue_projections (tenant_id BIGINT, department_id BIGINT, "
+                "eta_bias FLOAT, eta_early FLOAT, eta_late FLOAT)"
+            )
+        )
+    yield
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE queue_projections"))
+        for column in _LATER_QUEUE_COLUMNS:
+            conn.execute(text(f"ALTER TABLE queue_tokens DROP COLUMN {column}"))
 
 
 @pytest.mark.slow
