@@ -36,6 +36,7 @@ from core.clock import Clock, FrozenClock
 from core.context import Actor, tenant_of
 from core.errors import DomainError, NotFound, SlotTaken, ValidationFailed
 from core.messaging.messages import SEND, Recipient, Template, to_payload
+from core.messaging.outbound import approved_template
 from core.partners.keys import clinic_origins
 from core.patients.consent import ConsentGrant
 from core.patients.phones import PhoneVault, normalise_phone
@@ -70,7 +71,6 @@ SEND_WINDOW = dt.timedelta(minutes=15)
 RESEND_GAP = dt.timedelta(seconds=30)
 DAYS_AHEAD = 60
 WEB_ACTOR_LABEL = "web booking"
-BOOKING_CANCELLED = "whatsapp.booking_cancelled"  # outbox intent, payload {appointment_id}
 
 
 class TooManyCodes(DomainError):
@@ -376,7 +376,11 @@ def issue_code(
     branch_id: int | None = None,
     language: str = "en",
 ) -> CodeSent:
-    """Send a new 6-digit code to ``phone`` over WhatsApp; ``TooManyCodes`` past the limits."""
+    """Send a new 6-digit code to ``phone`` over WhatsApp; ``TooManyCodes`` past the limits.
+
+    The code goes out in the page's ``language`` when the clinic has ``qlink_otp`` approved in
+    it, else in English.
+    """
     e164 = normalise_phone(phone)
     if branch_id is not None:
         public_branch(session, tenant_id, branch_id)
@@ -415,7 +419,9 @@ def issue_code(
     session.add(row)
     session.flush()
     digits = e164.lstrip("+")
-    message = Template(OTP_TEMPLATE, language, (code,), copy_code=code)
+    message = Template(
+        OTP_TEMPLATE, _otp_language(session, tenant_id, language), (code,), copy_code=code
+    )
     recipient = Recipient(contact_key=digits, phone_number_id=sender, wa_id=digits)
     enqueue_intents(
         session,
@@ -577,21 +583,8 @@ def book_online(
 def cancel_web_booking(
     session: Session, actor: Actor, *, appointment_id: int, reason: str
 ) -> Appointment:
-    """Cancel an appointment and tell the patient over WhatsApp (a cancellation intent)."""
-    appt = cancel_appointment(session, actor, appointment_id=appointment_id, reason=reason)
-    enqueue_intents(
-        session,
-        tenant_id=appt.tenant_id,
-        rows=[
-            {
-                "kind": BOOKING_CANCELLED,
-                "payload": {"appointment_id": appt.id},
-                "dedupe_key": f"cancelled:{appt.id}",
-            }
-        ],
-        at=actor.clock(),
-    )
-    return appt
+    """Cancel an appointment; the patient is told over WhatsApp (``cancel_appointment``'s rule)."""
+    return cancel_appointment(session, actor, appointment_id=appointment_id, reason=reason)
 
 
 def find_or_register(
@@ -677,6 +670,11 @@ def _sender(session: Session, tenant_id: int, branch_id: int | None) -> str:
         raise ValidationFailed("This clinic cannot send WhatsApp codes yet", field="phone")
     own = [n for n, b in rows if b == branch_id]
     return own[0] if own else rows[0][0]
+
+
+def _otp_language(session: Session, tenant_id: int, language: str) -> str:
+    approved = approved_template(session, tenant_id, OTP_TEMPLATE, (language or "en")[:12])
+    return approved.language if approved is not None else "en"
 
 
 def _hash(salt: str, code: str) -> str:

@@ -16,7 +16,7 @@ from core.messaging.messages import SEND, from_payload
 from core.messaging.templates import save_template
 from core.patients.phones import PhoneVault
 from core.scheduling import calendar_feeds, web_booking, web_requests
-from core.scheduling.booking import BOOKING_CONFIRMED
+from core.scheduling.booking import BOOKING_CANCELLED, BOOKING_CONFIRMED
 from core.scheduling.day_view import day_board
 from core.tenancy import register_whatsapp_number
 from db.models import Appointment, AuditEntry, OutboxMessage
@@ -486,7 +486,7 @@ def test_notices_render_for_the_relay_and_reminders_cover_web_bookings(session, 
     cancelled = notify.render(
         session,
         clinic.tenant_id,
-        web_booking.BOOKING_CANCELLED,
+        BOOKING_CANCELLED,
         {"appointment_id": booking.appointment_id},
         VAULT,
     )

@@ -40,6 +40,7 @@ STATIC = HERE / "static"
 PER_IP = "60/minute"
 CODES_PER_IP = "5/minute"
 NO_STORE = {"Cache-Control": "no-store"}
+PAGE_LANGUAGES = ("en", "hi")  # the one-time code template's languages (seeded in both)
 T = TypeVar("T")
 
 
@@ -228,14 +229,22 @@ async def page(request: Request) -> Response:
     except NotFound:
         return HTMLResponse(_page_html("Clinic not found", ""), 404, headers=NO_STORE)
     headers = {**NO_STORE, "Content-Security-Policy": _csp(clinic.origins)}
-    return HTMLResponse(_page_html(clinic.name, clinic.slug), headers=headers)
+    lang = _language(request.query_params.get("lang"))
+    return HTMLResponse(_page_html(clinic.name, clinic.slug, lang), headers=headers)
 
 
-def _page_html(name: str, slug: str) -> str:
+def _page_html(name: str, slug: str, lang: str = "en") -> str:
     template = (HERE / "templates" / "book.html").read_text(encoding="utf-8")
-    return template.replace("{{clinic_name}}", html.escape(name)).replace(
-        "{{clinic_slug}}", html.escape(slug, quote=True)
+    return (
+        template.replace("{{clinic_name}}", html.escape(name))
+        .replace("{{clinic_slug}}", html.escape(slug, quote=True))
+        .replace("{{lang}}", lang)
     )
+
+
+def _language(value: Any) -> str:
+    """The page's language (``?lang=`` on the page, ``lang`` in the code request): en or hi."""
+    return value if value in PAGE_LANGUAGES else "en"
 
 
 # --- JSON endpoints ---------------------------------------------------------------------------
@@ -302,11 +311,18 @@ async def send_code(request: Request) -> Response:
         body = await _json(request)
         phone = _text(body.get("phone"), "phone", 40)
         branch_id = _int(body.get("branch"), "branch", required=False)
+        language = _language(body.get("lang"))  # the page's; the code falls back to English
         now, vault = _now(request), _vault(request)
         sent = await _run(
             request,
             lambda s, c: web_booking.issue_code(
-                s, c.tenant_id, phone=phone, vault=vault, now=now, branch_id=branch_id
+                s,
+                c.tenant_id,
+                phone=phone,
+                vault=vault,
+                now=now,
+                branch_id=branch_id,
+                language=language,
             ),
             readonly=False,
         )

@@ -230,7 +230,8 @@
     if (!checkPerson(p)) { return; }
     var button = $("send-code");
     button.disabled = true;
-    call("POST", "code", { phone: p.phone, branch: state.branch.id }).then(function (sent) {
+    var lang = document.documentElement.lang || "en";  /* the page's language: the code template's */
+    call("POST", "code", { phone: p.phone, branch: state.branch.id, lang: lang }).then(function (sent) {
       state.phone = p.phone;
       state.ticket = null;
       $("code-sent").textContent = "We sent a code on WhatsApp to " + sent.sent_to + ". It is valid for 5 minutes.";
