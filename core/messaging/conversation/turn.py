@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, case, update
 from sqlalchemy.orm import Session
 
 from core.context import Actor
@@ -110,7 +110,15 @@ def save(turn: Turn) -> None:
                 data=turn.data,
                 language=turn.lang,
                 patient_id=turn.patient.id if turn.patient else None,
-                last_inbound_at=turn.now,
+                # Never back: the window opened at the message's own (Meta) time may be later
+                # than this process's clock.
+                last_inbound_at=case(
+                    (
+                        ConversationSession.last_inbound_at > turn.now,
+                        ConversationSession.last_inbound_at,
+                    ),
+                    else_=turn.now,
+                ),
                 updated_at=turn.now,
                 version=turn.version + 1,
             )
