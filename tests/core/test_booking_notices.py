@@ -21,7 +21,7 @@ from core.scheduling.booking import (
     reschedule_appointment,
 )
 from core.tenancy import register_whatsapp_number
-from db.models import OutboxMessage
+from db.models import Appointment, OutboxMessage
 from tests.core.conversation_support import NOW, NUMBER, VAULT, Chat, buttons, row_id, texts
 from tests.core.test_web_booking import at
 from tests.support import add_doctor
@@ -162,3 +162,25 @@ def test_another_clinics_appointment_renders_no_notice(
         notify.render(
             session, clinic_b.tenant_id, BOOKING_CANCELLED, {"appointment_id": appt.id}, VAULT
         )
+
+
+def test_patient_moving_it_in_the_chat_is_answered_there_not_notified_again(
+    session, clinic_a, desk, doctor, meera
+):
+    appt = book(session, desk, doctor, meera, "web")
+    chat = Chat(session, clinic_a, FrozenClock(NOW))
+    chat.tap("menu:manage")
+    chat.tap(f"appt:{appt.id}")
+    days = chat.tap(f"resched:{appt.id}")
+    times = chat.tap(row_id(days[-1]))  # the first day offered
+    confirm = chat.tap(row_id(times[-1], 1))  # its second free time
+    done = texts(chat.tap("book:yes"))
+    assert "book:yes" in [b for b, _ in buttons(confirm[-1])]
+    moved = session.scalars(
+        select(Appointment).where(
+            Appointment.tenant_id == clinic_a.tenant_id,
+            Appointment.rescheduled_from_id == appt.id,
+        )
+    ).one()
+    assert done and moved.status == "scheduled"
+    assert intents(session, clinic_a, moved.id) == []  # neither "moved" nor "booked" again
