@@ -157,6 +157,10 @@ def _build_claim(skip_locked: bool) -> Executable:
         .values(
             status="called",
             called_at=bindparam("now", type_=t.called_at.type),
+            # the first call only (a recall, a return from the lab call again): ETA calibration
+            first_called_at=func.coalesce(
+                t.first_called_at, bindparam("now", type_=t.called_at.type)
+            ),
             doctor_id=bindparam("doctor"),
             room=bindparam("room", type_=t.room.type),
             version=t.version + 1,

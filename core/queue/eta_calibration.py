@@ -4,7 +4,7 @@ Every token keeps the wait its first projection predicted (``issued_wait_minutes
 model wait before any correction, counted from issue) and the consultation spread of its range
 then (``issued_spread_minutes``, the ``Z80 × sd × √n`` term of ``eta_range``); both are written
 once, by the projection that first stores ``eta_at``. Once the token is called, its real wait
-``called_at − issued_at`` is known, so each re-projection can ask how far the model has been
+``first_called_at − issued_at`` is known, so each re-projection can ask how far the model has been
 off lately:
 
 * **bias** — the ratio ``actual / predicted`` that minimises the absolute error of
@@ -14,10 +14,11 @@ off lately:
   after it (the smallest model-error term that would have covered each call, then its 90th
   percentile on each side).
 
-Estimated from the department's last ``WINDOW`` calls (first calls only, never recalls), shrunk
+Estimated from the department's last ``WINDOW`` first calls (not a recall or a return from the
+lab: ``first_called_at``, set once by the claim), shrunk
 towards the clinic's, which are shrunk towards the prior (no bias, ``PRIOR_BAND``):
 ``(n × estimate + SHRINK × parent) / (n + SHRINK)``; a level with fewer than ``MIN_CALLS``
-calls is its parent. Only calls that already happened (``called_at ≤ now``) count. One query
+calls is its parent. Only calls that already happened (``first_called_at ≤ now``) count. One query
 per projection run (``recent_calls``), no per-token reads.
 """
 
@@ -162,7 +163,7 @@ def _build_recent_calls() -> Select[Any]:
         func.row_number()
         .over(
             partition_by=QueueToken.department_id,
-            order_by=(QueueToken.called_at.desc(), QueueToken.id.desc()),
+            order_by=(QueueToken.first_called_at.desc(), QueueToken.id.desc()),
         )
         .label("newest")
     )
@@ -172,17 +173,16 @@ def _build_recent_calls() -> Select[Any]:
             QueueToken.issued_wait_minutes,
             QueueToken.issued_spread_minutes,
             QueueToken.issued_at,
-            QueueToken.called_at,
+            QueueToken.first_called_at,
             newest,
         )
         .where(
             QueueToken.tenant_id == bindparam("t"),
             QueueToken.service_date >= bindparam("first_day"),
             QueueToken.service_date <= bindparam("day"),
-            QueueToken.called_at.is_not(None),
-            QueueToken.called_at <= bindparam("now"),
+            QueueToken.first_called_at.is_not(None),
+            QueueToken.first_called_at <= bindparam("now"),
             QueueToken.issued_wait_minutes.is_not(None),
-            QueueToken.recall_count == 0,
         )
         .subquery()
     )
@@ -192,10 +192,10 @@ def _build_recent_calls() -> Select[Any]:
             inner.c.issued_wait_minutes,
             func.coalesce(inner.c.issued_spread_minutes, 0.0).cast(Float),
             inner.c.issued_at,
-            inner.c.called_at,
+            inner.c.first_called_at,
         )
         .where(inner.c.newest <= WINDOW)
-        .order_by(inner.c.called_at.desc(), inner.c.department_id)
+        .order_by(inner.c.first_called_at.desc(), inner.c.department_id)
     )
 
 

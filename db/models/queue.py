@@ -117,8 +117,10 @@ class QueueToken(IdMixin, TenantMixin, CreatedMixin, Base):
     issued_by: Mapped[int | None] = mapped_column(BigId)
     allocated_by: Mapped[str | None] = mapped_column(String(24))  # strategy that chose doctor
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # The first projection's raw wait from issue and its range's consultation term, in minutes;
+    # The first projection's raw wait from issue and its range's consultation term, in minutes,
+    # and the first call (``called_at`` is reset by a recall or a return from the lab); each
     # written once, never overwritten: what the ETA calibration learns from (0024).
+    first_called_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     issued_wait_minutes: Mapped[float | None] = mapped_column(Float)
     issued_spread_minutes: Mapped[float | None] = mapped_column(Float)
 

@@ -54,6 +54,8 @@ def _later_queue_columns(engine: Engine) -> Iterator[None]:
     with engine.begin() as conn:
         for column in _LATER_QUEUE_COLUMNS:
             conn.execute(text(f"ALTER TABLE queue_tokens ADD COLUMN {column} FLOAT"))
+        stamp = "TIMESTAMPTZ" if engine.dialect.name == "postgresql" else "TIMESTAMP"
+        conn.execute(text(f"ALTER TABLE queue_tokens ADD COLUMN first_called_at {stamp}"))
         conn.execute(
             text(
                 "CREATE TABLE queue_projections (tenant_id BIGINT, department_id BIGINT, "
@@ -63,6 +65,7 @@ def _later_queue_columns(engine: Engine) -> Iterator[None]:
     yield
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE queue_projections"))
+        conn.execute(text("ALTER TABLE queue_tokens DROP COLUMN first_called_at"))
         for column in _LATER_QUEUE_COLUMNS:
             conn.execute(text(f"ALTER TABLE queue_tokens DROP COLUMN {column}"))
 

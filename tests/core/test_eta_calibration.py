@@ -93,7 +93,7 @@ def make_history(session, clinic, clock, doctor, n=30):
             status="done",
             issued_wait_minutes=20.0,
             issued_spread_minutes=0.0,
-            called_at=clock() + 24 * MIN,  # all issued at clock()
+            first_called_at=clock() + 24 * MIN,  # all issued at clock()
         )
     )
     return ids
