@@ -107,6 +107,7 @@ class BranchChoice:
     name: str
     address: str | None
     mode: str
+    timezone: str  # the branch's wall clock: "today" on the page is the branch's, not the browser's
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,13 @@ def public_directory(session: Session, tenant_id: int) -> Directory:
     return Directory(
         _public(session, tenant),
         tuple(
-            BranchChoice(b.id, b.name, b.address, modes.get(str(b.id), DEFAULT_MODE))
+            BranchChoice(
+                b.id,
+                b.name,
+                b.address,
+                modes.get(str(b.id), DEFAULT_MODE),
+                b.timezone or tenant.timezone,
+            )
             for b in branches
         ),
         tuple(Specialty(d.id, d.branch_id, d.name) for d in departments),

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from limits import parse
 from limits.storage import storage_from_string
@@ -255,10 +256,19 @@ async def directory(request: Request) -> Response:
         d = await _run(
             request, lambda s, c: web_booking.public_directory(s, c.tenant_id), readonly=True
         )
+        now = _now(request)
         return {
             "clinic": {"name": d.clinic.name, "slug": d.clinic.slug},
             "branches": [
-                {"id": b.id, "name": b.name, "address": b.address, "mode": b.mode}
+                {
+                    "id": b.id,
+                    "name": b.name,
+                    "address": b.address,
+                    "mode": b.mode,
+                    # the branch's date: a browser elsewhere (or at midnight) must not offer
+                    # yesterday, which the slots endpoint refuses
+                    "today": now.astimezone(ZoneInfo(b.timezone)).date().isoformat(),
+                }
                 for b in d.branches
             ],
             "specialties": [

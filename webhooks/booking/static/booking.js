@@ -114,7 +114,7 @@
   function pickSpecialty(specialty) {
     state.specialty = specialty;
     if (state.branch.mode === "request") {
-      var today = new Date();
+      var today = branchToday();
       $("req-date").min = isoDay(today);
       $("req-date").value = isoDay(addDays(today, 1));
       show("request");
@@ -132,13 +132,19 @@
     return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
   }
   function addDays(d, n) { var x = new Date(d.getTime()); x.setDate(x.getDate() + n); return x; }
+  /* The branch's date (from the service), not the browser's: a patient booking from another
+     time zone, or just after midnight, must not be offered a day the branch has left. */
+  function branchToday() {
+    var p = (state.branch.today || isoDay(new Date())).split("-");
+    return new Date(Number(p[0]), Number(p[1]) - 1, Number(p[2]));
+  }
 
   function pickDoctor(doctor) {
     state.doctor = doctor;
     $("picked-doctor").textContent = doctor.name + " · " + state.specialty.name + " · " + state.branch.name;
     var days = $("days");
     days.textContent = "";
-    var today = new Date();
+    var today = branchToday();
     for (var i = 0; i < 14; i += 1) {
       (function (d) {
         var b = el("button", "day");
