@@ -219,15 +219,17 @@ def _no_show_risk(
     staff = auth.current()
     f = BIFilter(*scope)
     with _rt.db.transaction(tenant_id, readonly=True) as session:
-        result: KpiTable = highest_risk_upcoming(session, staff.actor, f, today=today)
+        result: KpiTable = highest_risk_upcoming(
+            session, staff.actor, f, today=today, cache=kpi_cache()
+        )
     return result
 
 
 def no_show_risk(rt: Runtime, staff: auth.Staff, f: BIFilter) -> KpiTable | None:
     """The model's riskiest upcoming appointments, kept for an hour per clinic and filter.
 
-    Scoring fits the no-show model on 90 days of history, which takes long on a large clinic;
-    the hour-long cache keeps the overview quick after the first look of the day.
+    The no-show model is fitted once a day per clinic (``kpi_cache``, keyed by the day) and
+    shared by every filter; the hour-long cache keeps the scores of a filter.
     """
     scope = (f.start, f.end, f.branch_id, f.department_id, f.doctor_id)
     try:

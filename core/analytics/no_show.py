@@ -8,7 +8,8 @@ from there ("2 past no-shows +0.90"). Too little history, or only one outcome, f
 smoothed base rate and says so. ``evaluate_no_show_model`` measures accuracy (SPEC §7).
 
 Queries: one for the appointments of a window and one grouped count of each patient's earlier
-outcomes (plus those two for the fit when no model is passed); never one per appointment.
+outcomes (plus one for the fit when no model is passed, whose running count over each patient's
+days gives every appointment its earlier record in SQL); never one per appointment.
 
 This module reads the clinic's appointments; the model itself lives in
 ``core.analytics.no_show_model`` and its arithmetic in ``core.analytics.logistic``. Their public
@@ -20,10 +21,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import groupby
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, FunctionElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from core.analytics.logistic import (
@@ -225,34 +226,58 @@ def _risks(
 def _history(
     session: Session, tenant_id: int, *, start: dt.date, until: dt.date
 ) -> list[tuple[_Booked, NoShowExample]]:
-    """Outcomes from ``start`` to ``until`` with each patient's record of earlier days."""
-    rows = _booked(
-        session,
-        tenant_id,
-        Appointment.service_date >= start,
-        Appointment.service_date < until,
-        Appointment.status.in_(OUTCOMES),
+    """Outcomes from ``start`` to ``until`` with each patient's record of earlier days.
+
+    One scan of the outcomes since ``HISTORY_DAYS`` before ``start``: a running count per
+    patient over their days, less the day's own, is the record of earlier days (so nothing
+    from the day being predicted leaks in). Window functions on one scan, never a join against
+    them: the planner cannot misjudge it into re-running the window per appointment.
+    """
+    missed = case((Appointment.status == NO_SHOW, 1), else_=0)
+    outcomes = (
+        _selected(tenant_id)
+        .add_columns(
+            _earlier_days(func.count(), func.count()).label("n"),
+            _earlier_days(func.sum(missed), func.sum(missed)).label("k"),
+        )
+        .where(
+            Appointment.service_date >= start - dt.timedelta(HISTORY_DAYS),
+            Appointment.service_date < until,
+            Appointment.status.in_(OUTCOMES),
+        )
+        .subquery("outcomes")
     )
-    counts = dict(_past_counts(session, tenant_id, start - dt.timedelta(HISTORY_DAYS), start))
-    pairs: list[tuple[_Booked, NoShowExample]] = []
-    for _, same_day in groupby(rows, key=lambda r: r.service_date):
-        todays = list(same_day)  # scored before any of the day's outcomes is counted
-        pairs += [
-            (r, NoShowExample(r.features(counts.get(r.patient_id, (0, 0))), _ns(r))) for r in todays
-        ]
-        for r in todays:
-            n, k = counts.get(r.patient_id, (0, 0))
-            counts[r.patient_id] = (n + 1, k + _ns(r))
+    query = (
+        select(outcomes)
+        .where(outcomes.c.service_date >= start)
+        .order_by(outcomes.c.service_date, outcomes.c.slot_start, outcomes.c.id)
+    )
+    pairs = []
+    for *columns, n, k in session.execute(query):
+        row = _Booked(*columns)
+        pairs.append((row, NoShowExample(row.features((int(n), int(k))), _ns(row))))
     return pairs
+
+
+def _earlier_days(
+    running: FunctionElement[Any], same_day: FunctionElement[Any]
+) -> ColumnElement[Any]:
+    """``running`` over the patient's days up to the row's day (its peers included: the
+    default frame) less ``same_day`` over the row's day: the total of earlier days."""
+    upto = running.over(partition_by=Appointment.patient_id, order_by=Appointment.service_date)
+    day = same_day.over(partition_by=(Appointment.patient_id, Appointment.service_date))
+    return upto - day
 
 
 def _ns(row: _Booked) -> bool:
     return row.status == NO_SHOW
 
 
-def _booked(session: Session, tenant_id: int, *where: ColumnElement[bool]) -> list[_Booked]:
-    """Return the clinic's appointments matching ``where`` (day, slot order) with their zone."""
-    query = (
+def _selected(
+    tenant_id: int,
+) -> Select[int, int, int, dt.datetime, dt.datetime, dt.date, str, str, str]:
+    """The columns of ``_Booked`` for the clinic's appointments, with their zone."""
+    return (
         select(
             Appointment.id,
             Appointment.patient_id,
@@ -262,13 +287,18 @@ def _booked(session: Session, tenant_id: int, *where: ColumnElement[bool]) -> li
             Appointment.service_date,
             Appointment.visit_type,
             Appointment.status,
-            func.coalesce(Branch.timezone, Tenant.timezone),
+            func.coalesce(Branch.timezone, Tenant.timezone).label("zone"),
         )
         .join(Branch, and_(Branch.id == Appointment.branch_id, Branch.tenant_id == tenant_id))
         .join(Tenant, Tenant.id == Appointment.tenant_id)
-        .where(Appointment.tenant_id == tenant_id, *where)
-        .order_by(Appointment.service_date, Appointment.slot_start, Appointment.id)
+        .where(Appointment.tenant_id == tenant_id)
     )
+
+
+def _booked(session: Session, tenant_id: int, *where: ColumnElement[bool]) -> list[_Booked]:
+    """Return the clinic's appointments matching ``where`` (day, slot order) with their zone."""
+    query = _selected(tenant_id).where(*where)
+    query = query.order_by(Appointment.service_date, Appointment.slot_start, Appointment.id)
     return [_Booked(*row) for row in session.execute(query)]
 
 

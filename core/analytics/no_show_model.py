@@ -11,7 +11,7 @@ clinic's appointments and re-exports every public name here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ PAST_NO_SHOW_CAP = 5
 # Count and rate share one group: they explain together ("2 past no-shows in 5 visits").
 CONTINUOUS = (("lead_time", "log_days"), ("past_no_shows", "count"), ("past_no_shows", "rate"))
 CATEGORICAL = ("weekday", "hour", "visit_type")
+Encoded = dict[str, dict[str, float]]  # feature group -> column -> value
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -46,7 +47,7 @@ class NoShowFeatures:
     hour: int  # local hour of the slot
     visit_type: str
 
-    def encoded(self) -> dict[str, dict[str, float]]:
+    def encoded(self) -> Encoded:
         """Return each feature's numeric columns (one-hot for the categorical ones)."""
         past = self.past_appointments
         return {
@@ -160,8 +161,9 @@ def build_no_show_model(
     scarce = _scarcity(rows, no_shows, rate)
     if scarce is not None:
         return NoShowModel(_logit(rate), (), (), (), (), rate, rows, no_shows, False, scarce)
-    columns = _columns(examples)
-    raw = np.array([_raw(e.features, columns) for e in examples], dtype=np.float64)
+    encoded = [e.features.encoded() for e in examples]
+    columns = _columns(encoded)
+    raw = _matrix(encoded, columns)
     means, scales = raw.mean(axis=0), raw.std(axis=0)
     scales[scales < 1e-9] = 1.0
     z, y = (raw - means) / scales, np.array([float(e.no_show) for e in examples])
@@ -216,19 +218,28 @@ def _scarcity(rows: int, no_shows: int, rate: float) -> str | None:
     return None
 
 
-def _columns(examples: Sequence[NoShowExample]) -> tuple[tuple[str, str], ...]:
+def _columns(encoded: Sequence[Encoded]) -> tuple[tuple[str, str], ...]:
     seen: dict[str, set[str]] = {g: set() for g in CATEGORICAL}
-    for e in examples:
-        encoded = e.features.encoded()
+    for e in encoded:
         for g in CATEGORICAL:
-            seen[g].update(encoded[g])
+            seen[g].update(e[g])
     ordered = [(g, k) for g in CATEGORICAL for k in sorted(seen[g], key=lambda k: (len(k), k))]
     return (*CONTINUOUS, *ordered)
 
 
-def _raw(features: NoShowFeatures, columns: Iterable[tuple[str, str]]) -> list[float]:
-    encoded = features.encoded()
-    return [encoded[group].get(key, 0.0) for group, key in columns]
+def _matrix(encoded: Sequence[Encoded], columns: Sequence[tuple[str, str]]) -> Floats:
+    """The raw design matrix: one row per example, a column per ``columns`` (0 if absent)."""
+    index = {column: i for i, column in enumerate(columns)}
+    rows, cols, values = [], [], []
+    for r, e in enumerate(encoded):
+        for group, features in e.items():
+            for key, value in features.items():
+                rows.append(r)
+                cols.append(index[group, key])
+                values.append(value)
+    raw = np.zeros((len(encoded), len(columns)), dtype=np.float64)
+    raw[rows, cols] = values
+    return raw
 
 
 def _reasons(features: NoShowFeatures, contributions: Mapping[str, float]) -> tuple[str, ...]:

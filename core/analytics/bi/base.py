@@ -234,13 +234,16 @@ class KpiCache:
 
     def daily(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """A value that changes once a day (the no-show model fitted on the days before
-        today): kept under ``key`` (which must name the tenant and the day), computed once."""
+        today): kept under ``key`` (the tenant, the name, and the day last), computed once;
+        storing a new day's value drops the earlier day's."""
         full = ("daily", *key)
         with self._lock:
             if full in self._items:
                 return self._items[full]
         value = compute()
         with self._lock:
+            for stale in [k for k in self._items if k[:-1] == full[:-1]]:
+                del self._items[stale]  # an earlier day's value: never read again
             self._items[full] = value
         return value
 
