@@ -135,17 +135,26 @@ def run(settings: object, args: argparse.Namespace) -> int:
 
 
 def seed_history(
-    db: Database, data_key: str, *, days: int, clock: Clock = system_clock, seed: int = SEED
+    db: Database,
+    data_key: str,
+    *,
+    days: int,
+    clock: Clock = system_clock,
+    seed: int = SEED,
+    slug: str = SLUG,
 ) -> HistorySummary:
-    """Create the network and write ``days`` days of history ending yesterday."""
+    """Create the network and write ``days`` days of history ending yesterday.
+
+    Nothing is written when a clinic ``slug`` exists (tests sharing a database pass their own).
+    """
     started = time.monotonic()
     rng = random.Random(seed)
     with db.transaction(ALL_TENANTS) as session:
-        if session.scalar(select(Tenant.id).where(Tenant.slug == SLUG)) is not None:
+        if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
             return HistorySummary(False, 0, {}, 0.0)
         today = clock().astimezone(ZoneInfo(ZONE)).date()
         first = today - dt.timedelta(days=days)
-        net = _build(session, rng, PhoneVault(data_key), clock, first, days)
+        net = _build(session, rng, PhoneVault(data_key), clock, first, days, slug)
     setup = time.monotonic() - started
     started = time.monotonic()
     history = History()
@@ -207,11 +216,12 @@ def _build(
     clock: Clock,
     first: dt.date,
     days: int,
+    slug: str = SLUG,
 ) -> Network:
     built = builder.open_clinic(
         session,
         builder.ClinicSpec(
-            slug=SLUG,
+            slug=slug,
             name="CityCare Hospitals",
             timezone=ZONE,
             branch_slug=BRANCHES[0][0],

@@ -4,6 +4,7 @@ depend on lead time (so the no-show model has something to learn)."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import defaultdict
 
 from sqlalchemy import func, select
@@ -30,18 +31,21 @@ from db.models import (
 from db.models.queue import ACTIVE_TOKEN_STATUSES
 from qlink.seed.network import ADMIN, SLUG, seed_history
 from qlink.seed.network_day import no_show_probability
+from tests.support import TEST_DATA_KEY
 
 NOW = dt.datetime(2026, 11, 23, 14, 0, tzinfo=dt.UTC)  # Monday evening in Kolkata
 DAYS = 6
 
 
 def test_history_keeps_the_rules_and_no_shows_follow_lead_time(db: Database):
-    summary = seed_history(db, "test-key", days=DAYS, clock=FrozenClock(NOW))
+    # Its own slug: the console's browser test seeds the network in the same database.
+    slug = f"{SLUG}-{uuid.uuid4().hex[:6]}"
+    summary = seed_history(db, TEST_DATA_KEY, days=DAYS, clock=FrozenClock(NOW), slug=slug)
     assert summary.created and summary.rows["queue_tokens"] > 5000
-    again = seed_history(db, "test-key", days=DAYS, clock=FrozenClock(NOW))
+    again = seed_history(db, TEST_DATA_KEY, days=DAYS, clock=FrozenClock(NOW), slug=slug)
     assert not again.created
     with db.transaction(ALL_TENANTS) as s:
-        tenant = s.scalar(select(Tenant.id).where(Tenant.slug == SLUG))
+        tenant = s.scalar(select(Tenant.id).where(Tenant.slug == slug))
         _tokens_numbered_per_department_day(s, tenant)
         _statuses_consistent(s, tenant)
         _bills_add_up(s, tenant)
