@@ -37,6 +37,7 @@ from core.clock import system_clock
 from core.context import Actor
 from core.errors import DomainError
 from core.patients import PhoneVault, search_patients
+from core.plans.catalogue import ensure_plans
 from core.queue.calling import call_next
 from core.queue.desk_view import desk_snapshot, latest_event_id
 from core.queue.issuing import issue_token
@@ -50,7 +51,7 @@ from qlink.seed.clinics import SHARMA, Window
 from qlink.seed.demo import ZONE
 from qlink.seed.history import import_history
 from qlink.seed.patients import generate_profiles, import_profiles
-from qlink.seed.setup import build_clinic, ensure_plans
+from qlink.seed.setup import build_clinic
 from qlink.settings import Settings
 
 TARGET_MEDIAN_MS = 150.0  # fragment (snapshot) and search, PostgreSQL (issue 11)
@@ -305,7 +306,7 @@ def _clinic(rt: Runtime, args: argparse.Namespace) -> tuple[Actor, int, str]:
     )  # fmt: skip
     progress(f"building {slug}: {len(doctors)} doctors, {args.patients:,} patients")
     with rt.db.transaction(ALL_TENANTS) as session:
-        ensure_plans(session)
+        ensure_plans(session, Actor.system(None, clock=clock))
         built = build_clinic(session, spec, clock=clock, today=today, zone=ZONE)
         rng = random.Random(args.seed)
         actor = Actor.system(built.tenant_id, clock=clock)

@@ -1,4 +1,4 @@
-"""The two fictional demo clinics, their doctors, staff logins and the platform's plans."""
+"""The two fictional demo clinics, their doctors and staff logins (plans: core.plans.catalogue)."""
 
 from __future__ import annotations
 
@@ -67,16 +67,6 @@ class ClinicSpec:
     patients: int
     history_days: int
     leaves: tuple[LeaveSpec, ...] = ()
-
-
-@dataclass(frozen=True)
-class PlanSpec:
-    code: str
-    name: str
-    monthly_rupees: int
-    message_quota: int
-    token_daily_cap: int
-    max_doctors: int
 
 
 DOCTOR_PASSWORD = "demo-doctor-2026"
@@ -225,9 +215,3 @@ LAKEVIEW = ClinicSpec(
 )
 
 CLINICS = (SHARMA, LAKEVIEW)
-
-PLANS = (
-    PlanSpec("starter", "Starter", 1_999, 1_000, 150, 3),
-    PlanSpec("growth", "Growth", 5_999, 10_000, 1_000, 15),
-    PlanSpec("hospital", "Hospital", 19_999, 0, 0, 0),
-)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock, system_clock
 from core.context import Actor
 from core.patients import PhoneVault
+from core.plans.catalogue import ensure_plans
 from db.engine import ALL_TENANTS, Database
 from db.models import Appointment, Bill, Patient, QueueToken, Tenant
 from qlink import builder
@@ -28,7 +29,7 @@ from qlink.seed.formulary import COMMON_MEDICINES
 from qlink.seed.history import import_history
 from qlink.seed.lab import COMMON_LAB_TESTS
 from qlink.seed.patients import generate_profiles, import_profiles
-from qlink.seed.setup import build_clinic, ensure_plans, ensure_platform_admin, subscribe
+from qlink.seed.setup import build_clinic, ensure_platform_admin, subscribe
 from qlink.seed.templates import ensure_demo_templates
 from qlink.seed.today import TodaySummary, seed_today
 from qlink.seed.upcoming import book_upcoming
@@ -104,7 +105,7 @@ def demo_logins() -> tuple[Login, ...]:
 def _seed(session: Session, vault: PhoneVault, clock: Clock) -> None:
     today = clock().astimezone(ZoneInfo(ZONE)).date()
     platform = Actor.system(None, clock=clock)
-    ensure_plans(session)
+    ensure_plans(session, platform)  # core's catalogue: the one list of plans and prices
     ensure_platform_admin(session, platform)
     for spec in CLINICS:
         _seed_clinic(session, spec, vault, clock, today)

@@ -19,7 +19,6 @@ from qlink import builder
 from qlink.seed.clinics import (
     DOCTOR_PASSWORD,
     LUNCH,
-    PLANS,
     PLATFORM_ADMIN,
     ClinicSpec,
     DoctorSpec,
@@ -53,25 +52,6 @@ class BuiltClinic:
         return Clinic(
             self.tenant_id, self.branch_id, self.zone, self.doctors, self.reception_id, patients
         )
-
-
-def ensure_plans(session: Session) -> None:
-    """Create the Starter, Growth and Hospital plans that do not exist yet."""
-    existing = set(session.scalars(select(Plan.code)))
-    for p in PLANS:
-        if p.code not in existing:
-            session.add(
-                Plan(
-                    code=p.code,
-                    name=p.name,
-                    monthly_price_minor=p.monthly_rupees * 100,
-                    message_quota=p.message_quota,
-                    token_daily_cap=p.token_daily_cap,
-                    max_doctors=p.max_doctors,
-                    features={"bi": p.code != "starter"},
-                )
-            )
-    session.flush()
 
 
 def ensure_platform_admin(session: Session, platform: Actor) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.auth.users import authenticate
 from core.clock import FrozenClock
+from core.plans.catalogue import PLANS
 from db.base import Base
 from db.engine import ALL_TENANTS, Database, make_engine
 from db.migrate import upgrade
@@ -32,6 +33,7 @@ from db.models import (
     DoctorLeave,
     Patient,
     Payment,
+    Plan,
     QueueToken,
     Tenant,
     TokenCounter,
@@ -138,6 +140,23 @@ def test_seed_fills_the_clinics(seeded: Seeded):
     assert (sharma.patients, lakeview.patients) == (600, 80)
     assert sharma.tokens > 3000 and sharma.bills > 3000 and lakeview.tokens > 200
     assert seeded.rows_before["prescriptions"] > 0 and seeded.rows_before["diagnoses"] > 0
+
+
+def test_demo_plans_are_the_catalogue_of_core(seeded_session: Session):
+    columns = ("code", "name", "monthly_price_minor", "message_quota", "token_daily_cap")
+    rows = seeded_session.execute(
+        select(*(getattr(Plan, c) for c in columns), Plan.max_doctors, Plan.features).order_by(
+            Plan.monthly_price_minor
+        )
+    )
+    assert [tuple(r) for r in rows] == [
+        (
+            *(getattr(p, c) for c in columns),
+            p.max_doctors,
+            {"included_branches": p.included_branches, "extra_branch_minor": p.extra_branch_minor},
+        )
+        for p in PLANS
+    ]
 
 
 def test_demo_whatsapp_numbers_route_to_their_branches(seeded_session: Session):
