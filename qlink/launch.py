@@ -27,7 +27,9 @@ RECEPTION_APP = ROOT / "apps" / "reception" / "main.py"  # the st.App entry (sig
 DOCTOR_APP = ROOT / "apps" / "doctor" / "main.py"  # the consultation room, beside reception
 UI_PORT = 8501
 DOCTOR_PORT = UI_PORT + 1
-DEMO_DOCTOR = "sharma / dr.sharma"  # a demo doctor login printed with the doctor app's address
+DEMO_DOCTOR = (
+    "dr.sharma / demo-doctor-2026"  # a demo doctor login printed with the doctor app's address
+)
 ADMIN_APP = ROOT / "apps" / "admin_bi" / "main.py"  # the owner's console (KPIs, audit, health)
 ADMIN_PORT = UI_PORT + 3
 LAB_APP = ROOT / "apps" / "lab" / "main.py"  # the lab technician's worklist and result entry
@@ -129,7 +131,9 @@ def ui(settings: Settings, args: argparse.Namespace) -> int:
 
 def print_urls(host: str) -> None:
     """Print where each part answers, on this computer and (when listening) on the network."""
-    print(f"\nReception app: http://localhost:{UI_PORT}")
+    print(
+        f"\nReception app: http://localhost:{UI_PORT}  (demo desk: reception / demo-reception-2026)"
+    )
     if DOCTOR_APP.exists():
         print(f"Doctor app:    http://localhost:{DOCTOR_PORT}  (demo doctor: {DEMO_DOCTOR})")
     if ADMIN_APP.exists():
@@ -140,6 +144,8 @@ def print_urls(host: str) -> None:
     print(
         f"WhatsApp:      http://localhost:{SERVICE_PORT}/simulator  (simulator: chat as a patient)"
     )
+    print(f"Booking page:  http://localhost:{SERVICE_PORT}/book/sharma  (the clinic's website)")
+    print(f"Partner API:   http://localhost:{SERVICE_PORT}/api/v1/openapi.json")
     if host in (LOCAL_HOST, "localhost", "::1"):
         print("Listening on this computer only (--host 127.0.0.1).")
         return
