@@ -20,6 +20,14 @@ towards the clinic's, which are shrunk towards the prior (no bias, ``PRIOR_BAND`
 ``(n × estimate + SHRINK × parent) / (n + SHRINK)``; a level with fewer than ``MIN_CALLS``
 calls is its parent. Only calls that already happened (``first_called_at ≤ now``) count. One query
 per projection run (``recent_calls``), no per-token reads.
+
+Measured with `qlink simulate` (SQLite, 3,000 tokens, 20 doctors, 10 departments, 2 clinics,
+8 issuers), prior only → learned, same day: seed 7, EWT MAE 8.27 → 8.09 min (naive 13.54: 38.9 →
+40.3 % below), 80 % range coverage 80.7 → 81.2 %, mean width 21.0 → 26.8 min; seed 11 (not
+looked at while building this), MAE 10.00 → 9.72 (naive 15.32: 34.7 → 36.6 %), coverage 78.3 →
+81.3 %, width 24.1 → 32.0 min; PostgreSQL, seed 7, MAE 8.38 → 8.31 (38.1 → 38.6 %), coverage
+80.2 → 81.5 %, width 21.0 → 28.0 min. Every invariant 0 in each run. Less shrinkage, a longer
+window, an additive offset or a ratio of sums all did worse on seed 7's calls replayed offline.
 """
 
 from __future__ import annotations
