@@ -21,6 +21,7 @@ from core.clock import Clock, system_clock
 from core.context import Actor
 from core.patients import PhoneVault
 from core.plans.catalogue import ensure_plans
+from core.plans.subscriptions import subscribe
 from db.engine import ALL_TENANTS, Database
 from db.models import Appointment, Bill, Patient, QueueToken, Tenant
 from qlink import builder
@@ -29,7 +30,7 @@ from qlink.seed.formulary import COMMON_MEDICINES
 from qlink.seed.history import import_history
 from qlink.seed.lab import COMMON_LAB_TESTS
 from qlink.seed.patients import generate_profiles, import_profiles
-from qlink.seed.setup import build_clinic, ensure_platform_admin, subscribe
+from qlink.seed.setup import build_clinic, ensure_platform_admin
 from qlink.seed.templates import ensure_demo_templates
 from qlink.seed.today import TodaySummary, seed_today
 from qlink.seed.upcoming import book_upcoming
@@ -117,7 +118,10 @@ def _seed_clinic(
     seed = f"{SEED}:{spec.slug}"
     rng = random.Random(seed)
     built = build_clinic(session, spec, clock=clock, today=today, zone=ZONE)
-    subscribe(session, built.tenant_id, spec.plan_code, today)
+    # through core, so the plan's token cap reaches the clinic's settings as for a real clinic
+    platform = Actor.system(None, clock=clock)
+    start = today.replace(day=1)  # this month's billing period
+    subscribe(session, platform, tenant_id=built.tenant_id, plan_code=spec.plan_code, start=start)
     actor = Actor.system(built.tenant_id, clock=clock)
     builder.add_lab_tests(session, actor, COMMON_LAB_TESTS)
     builder.add_formulary(session, actor, COMMON_MEDICINES)

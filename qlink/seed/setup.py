@@ -14,7 +14,7 @@ from core.auth.users import create_user
 from core.clock import Clock
 from core.context import Actor
 from core.scheduling.doctors import add_leave
-from db.models import Department, Plan, Subscription, User
+from db.models import Department, User
 from qlink import builder
 from qlink.seed.clinics import (
     DOCTOR_PASSWORD,
@@ -68,23 +68,6 @@ def ensure_platform_admin(session: Session, platform: Actor) -> None:
             full_name=PLATFORM_ADMIN.full_name,
             role=PLATFORM_ADMIN.role,
         )
-
-
-def subscribe(session: Session, tenant_id: int, plan_code: str, today: dt.date) -> None:
-    """Put the clinic on ``plan_code``, four months in, billed monthly."""
-    plan_id = session.scalar(select(Plan.id).where(Plan.code == plan_code))
-    started = today - dt.timedelta(days=120)
-    period_end = started + dt.timedelta(days=30 * (120 // 30 + 1))
-    session.add(
-        Subscription(
-            tenant_id=tenant_id,
-            plan_id=plan_id,
-            status="active",
-            started_on=started,
-            current_period_end=period_end,
-        )
-    )
-    session.flush()
 
 
 def build_clinic(

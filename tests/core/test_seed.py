@@ -23,6 +23,7 @@ from core import audit
 from core.auth.users import authenticate
 from core.clock import FrozenClock
 from core.plans.catalogue import PLANS
+from core.plans.limits import PLAN_KEY
 from db.base import Base
 from db.engine import ALL_TENANTS, Database, make_engine
 from db.migrate import upgrade
@@ -332,3 +333,13 @@ def test_demo_clinics_have_approved_templates_in_both_languages(seeded_session: 
                 assert row is not None and row.language == lang, (spec.slug, name, lang)
         hindi = approved_template(seeded_session, tenant_id, "qlink_reminder_24h", "hi")
         assert hindi is not None and hindi.body.count("{{") == 4 and "अपॉइंटमेंट" in hindi.body
+
+
+def test_demo_clinics_carry_their_plans_token_cap(seeded_session: Session):
+    """Subscribed through core: the cap a desk is held to is the plan's (it was missing)."""
+    caps = {p.code: p.token_daily_cap for p in PLANS}
+    tenant = seeded_session.scalars(select(Tenant).where(Tenant.slug == SHARMA.slug)).one()
+    assert tenant.settings[PLAN_KEY] == {
+        "code": SHARMA.plan_code,
+        "token_daily_cap": caps[SHARMA.plan_code],
+    }
