@@ -167,11 +167,17 @@ def test_batched_delivery_processes_every_entry_message_and_status(inbound):
     assert {m.tenant_id for m in inbound.handed} == {inbound.a.tenant_id}
     stored = inbound.rows(
         WhatsAppMessage,
+        WhatsAppMessage.tenant_id == inbound.a.tenant_id,
         WhatsAppMessage.direction == "in",
         WhatsAppMessage.wa_message_id.in_([m["id"] for m in messages]),
     )
     assert len(stored) == 4 and {r.status for r in stored} == {"received"}
-    window = inbound.rows(ConversationSession, ConversationSession.contact_key == "919876500002")
+    # this clinic's window: other tests' clinics in the shared database have the same contact
+    window = inbound.rows(
+        ConversationSession,
+        ConversationSession.tenant_id == inbound.a.tenant_id,
+        ConversationSession.contact_key == "919876500002",
+    )
     assert window[0].last_inbound_at == dt.datetime.fromtimestamp(1796000000, dt.UTC)
     assert (
         inbound.rows(WhatsAppMessage, WhatsAppMessage.wa_message_id == sent)[0].status
