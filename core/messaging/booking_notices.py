@@ -7,14 +7,18 @@
 ``core.scheduling.web_requests.propose_booking_request``) are rendered here for the relay
 (``core.messaging.notify.render``): a text inside the 24-hour window, else the approved template
 ``qlink_booking_cancelled`` / ``qlink_booking_rescheduled`` / ``qlink_booking_proposed`` with the
-same parameters in order. A request's patient may not be registered yet: the phone is the
-request's own (encrypted) one. The proposal carries two buttons, ``proposal:accept:<id>`` and
-``proposal:other:<id>``: reply buttons in the window, the template's quick-reply payloads
-outside it; ``core.messaging.conversation.proposals`` answers the tap.
+same parameters in order. The text is in the patient's language (a request's: the booking
+page's, ``booking_requests.language``); the template too when the clinic has it approved in
+that language, else the English one with English parameters. A request's patient may not be
+registered yet: the phone is the request's own (encrypted) one. The proposal carries two
+buttons, ``proposal:accept:<id>`` and ``proposal:other:<id>``: reply buttons in the window, the
+template's quick-reply payloads outside it; ``core.messaging.conversation.proposals`` answers
+the tap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +29,7 @@ from sqlalchemy.orm import Session
 from core.messaging.catalogue import text
 from core.messaging.dates import when_label
 from core.messaging.messages import Button, Buttons, Recipient, Template, Text
+from core.messaging.outbound import approved_template
 from core.patients.phones import PhoneVault
 from core.scheduling.booking import BOOKING_CANCELLED, BOOKING_RESCHEDULED
 from core.scheduling.web_requests import REQUEST_PROPOSED
@@ -100,19 +105,29 @@ def _changed(
     appointment, patient, doctor, branch, tenant_tz = row
     zone = ZoneInfo(branch.timezone or tenant_tz)
     lang = patient.preferred_language if patient.preferred_language in TEXTS else "en"
-    params = {
-        "name": patient.full_name,
-        "doctor": doctor,
-        "when": when_label(lang, appointment.slot_start, zone),
-        "branch": branch.name,
-    }
-    if kind == BOOKING_RESCHEDULED:
-        previous = session.scalar(
+    previous = (
+        session.scalar(
             select(Appointment.slot_start).where(
                 Appointment.tenant_id == tenant_id, Appointment.id == payload["from_id"]
             )
         )
-        params["previous"] = when_label(lang, previous, zone) if previous is not None else "-"
+        if kind == BOOKING_RESCHEDULED
+        else None
+    )
+
+    def params(language: str) -> dict[str, str]:
+        values = {
+            "name": patient.full_name,
+            "doctor": doctor,
+            "when": when_label(language, appointment.slot_start, zone),
+            "branch": branch.name,
+        }
+        if kind == BOOKING_RESCHEDULED:
+            values["previous"] = (
+                when_label(language, previous, zone) if previous is not None else "-"
+            )
+        return values
+
     phone = vault.decrypt(patient.phone_cipher) if patient.phone_cipher else None
     if phone is None and patient.wa_bsuid is None:
         raise NoNotice("the patient has no WhatsApp contact")
@@ -135,21 +150,26 @@ def _proposed(
     proposed = request.proposed_start
     if request.phone_cipher is None or proposed is None:
         raise NoNotice("the request has no phone")
-    params = {
-        "name": request.patient_name,
-        "when": when_label("en", proposed, ZoneInfo(branch.timezone or tenant_tz)),
-        "branch": branch.name,
-        "note": f" {request.staff_note}" if request.staff_note else "",
-    }
+    lang = request.language if request.language in TEXTS else "en"  # the booking page's
+    zone = ZoneInfo(branch.timezone or tenant_tz)
+
+    def params(language: str) -> dict[str, str]:
+        return {
+            "name": request.patient_name,
+            "when": when_label(language, proposed, zone),
+            "branch": branch.name,
+            "note": f" {request.staff_note}" if request.staff_note else "",
+        }
+
     phone = vault.decrypt(request.phone_cipher)
     contact = _Contact(phone, request.patient_id)
-    notice = _notice(session, tenant_id, branch.id, contact, REQUEST_PROPOSED, "en", params)
+    notice = _notice(session, tenant_id, branch.id, contact, REQUEST_PROPOSED, lang, params)
     ids = (f"{ACCEPT_PROPOSAL}:{request.id}", f"{OTHER_TIME}:{request.id}")
     buttons = Buttons(
         body=notice.message.body,
         buttons=(
-            Button(ids[0], text("en", "conv.proposal.accept")),
-            Button(ids[1], text("en", "conv.proposal.other")),
+            Button(ids[0], text(lang, "conv.proposal.accept")),
+            Button(ids[1], text(lang, "conv.proposal.other")),
         ),
     )
     return Notice(notice.recipient, buttons, replace(notice.fallback, quick_replies=ids))
@@ -169,8 +189,11 @@ def _notice(
     contact: _Contact,
     kind: str,
     lang: str,
-    params: dict[str, str],
+    params: Callable[[str], dict[str, str]],
 ) -> Notice:
+    """The text in ``lang``; the fallback template in ``lang`` when the clinic has it approved
+    in that language, else in English with English parameters (the relay would send the English
+    template anyway, and its dates must not be Hindi)."""
     numbers = session.execute(
         select(WhatsAppNumber.phone_number_id, WhatsAppNumber.branch_id)
         .where(WhatsAppNumber.tenant_id == tenant_id)
@@ -187,6 +210,8 @@ def _notice(
         wa_id=digits,
         user_id=contact.bsuid,
     )
-    body = TEXTS[lang][kind].format(**params)
-    template_params = tuple(v for k, v in params.items() if k != "note")
-    return Notice(recipient, Text(body), Template(TEMPLATES[kind], lang, template_params))
+    body = TEXTS[lang][kind].format(**params(lang))
+    approved = approved_template(session, tenant_id, TEMPLATES[kind], lang)
+    template_lang = lang if approved is not None and approved.language == lang else "en"
+    template_params = tuple(v for k, v in params(template_lang).items() if k != "note")
+    return Notice(recipient, Text(body), Template(TEMPLATES[kind], template_lang, template_params))

@@ -46,6 +46,7 @@ def proposal_patient(
         phone=vault.decrypt(request.phone_cipher),
         full_name=request.patient_name,
         age_years=request.age_years,
+        language=request.language or "en",
     )
 
 

@@ -531,11 +531,13 @@ def book_online(
     now: dt.datetime,
     reminders: bool = True,
     idempotency_key: str | None = None,
+    language: str = "en",
 ) -> WebBooking:
     """Book a live slot for a verified phone; ``SlotTaken`` (next free slots) on a lost race.
 
     The ticket is used only when the booking succeeds (the caller rolls back on an error), so
-    the patient can pick an offered alternative without a new code.
+    the patient can pick an offered alternative without a new code. ``language``: the page's
+    (``en``/``hi``); a new patient is registered in it, so their confirmation follows it.
     """
     check_aware(slot_start, "slot_start")
     branch = public_branch(session, tenant_id, branch_id)
@@ -565,6 +567,7 @@ def book_online(
         age_years=age_years,
         reminders=reminders,
         late_code=True,  # the code is not shown here: the counter lock is held only at commit
+        language=language if language in ("en", "hi") else "en",  # a new patient's: the page's
     )
     appt = book_appointment(
         session,
@@ -604,10 +607,13 @@ def find_or_register(
     age_years: int | None,
     reminders: bool = True,
     late_code: bool = False,
+    language: str = "en",
 ) -> Patient:
     """The clinic's patient with this phone and name, else a new registration (WhatsApp OTP).
 
     ``late_code``: a new patient's code is taken just before commit (see ``register_patient``).
+    ``language``: a new patient's preferred language (the booking page's); a known patient keeps
+    the one they chose before.
     """
     tenant_id = tenant_of(session, actor)
     name = " ".join((full_name or "").split())
@@ -631,6 +637,7 @@ def find_or_register(
         age_years=age_years,
         consents=grants,
         late_code=late_code,
+        preferred_language=language,
     )
     return registered.patient
 

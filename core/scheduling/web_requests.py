@@ -5,8 +5,9 @@ and a time window (``request_booking``); staff see the branch's pending requests
 (``list_booking_requests``) and either book one of the doctor's slots for it
 (``confirm_booking_request``: the patient is found or registered by phone, booked through
 ``book_appointment`` with source ``web``, and the usual ``whatsapp.booking_confirmed`` intent
-tells them) or propose another time with a doctor (``propose_booking_request``: a
-``whatsapp.booking_request_proposed`` intent, whose buttons the patient answers in the chat,
+tells them, in the request's language when the patient is new) or propose another time with a
+doctor (``propose_booking_request``: a ``whatsapp.booking_request_proposed`` intent in the
+request's language, whose buttons the patient answers in the chat,
 ``core.scheduling.proposals``: ``accepted`` or ``declined``). Both are audited and
 compare-and-set on the request's ``pending`` status, so two receptionists cannot answer one
 request twice.
@@ -46,6 +47,7 @@ WINDOWS = ("morning", "afternoon", "evening", "any")
 WINDOW_HOURS = {"morning": "09:00-12:00", "afternoon": "12:00-16:00", "evening": "16:00-20:00"}
 REQUEST_PROPOSED = "whatsapp.booking_request_proposed"  # outbox intent, payload {request_id}
 STATUSES = ("pending", "confirmed", "proposed", "accepted", "declined")
+REQUEST_LANGUAGES = ("en", "hi")  # the booking page's languages
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,13 @@ def request_booking(
     now: dt.datetime,
     department_id: int | None = None,
     doctor_id: int | None = None,
+    language: str = "en",
 ) -> BookingRequest:
-    """Store a verified patient's request for a day and time window at a ``request`` branch."""
+    """Store a verified patient's request for a day and time window at a ``request`` branch.
+
+    ``language``: the booking page's (``en`` or ``hi``; anything else is stored as ``en``); the
+    desk's answer goes out in it.
+    """
     branch = public_branch(session, tenant_id, branch_id)
     if booking_mode(session, tenant_id, branch_id) != "request":
         raise ValidationFailed("This branch books live slots; pick a slot instead", field="mode")
@@ -121,6 +128,7 @@ def request_booking(
         phone_hash=sealed.lookup_hash,
         status="pending",
         created_at=now,
+        language=language if language in REQUEST_LANGUAGES else "en",
     )
     session.add(row)
     session.flush()
@@ -198,6 +206,7 @@ def confirm_booking_request(
         phone=vault.decrypt(request.phone_cipher),
         full_name=request.patient_name,
         age_years=request.age_years,
+        language=request.language or "en",
     )
     appt = book_appointment(
         session,

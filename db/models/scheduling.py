@@ -133,6 +133,8 @@ class BookingRequest(IdMixin, TenantMixin, CreatedMixin, Base):
     proposed_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     staff_note: Mapped[str | None] = mapped_column(String(200))
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # 0025: the booking page's language (en/hi); the desk's answer goes out in it
+    language: Mapped[str | None] = mapped_column(String(10), default="en", server_default="en")
 
 
 class WebBookingCode(IdMixin, TenantMixin, CreatedMixin, Base):

@@ -6,18 +6,19 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.clock import FrozenClock
 from core.errors import NotFound
 from core.messaging import notify
 from core.messaging.graph_body import build_body
 from core.messaging.messages import Buttons, ListMessage
+from core.messaging.templates import save_template
 from core.patients.registry import register_patient
 from core.scheduling import proposals, web_booking, web_requests
-from core.scheduling.booking import book_appointment
+from core.scheduling.booking import BOOKING_CONFIRMED, book_appointment
 from core.tenancy import register_whatsapp_number
-from db.models import Appointment
+from db.models import Appointment, Patient
 from db.models.scheduling import BookingRequest
 from tests.core.conversation_support import NOW, NUMBER, VAULT, Chat, rows, texts
 from tests.core.test_web_booking import at, code_sent
@@ -30,6 +31,11 @@ TUESDAY = dt.date(2026, 12, 8)
 @pytest.fixture
 def world(session, clinic_a):
     """clinic_a in request mode; a web request from PHONE answered with Tuesday 10:00."""
+    return proposed_request(session, clinic_a)
+
+
+def proposed_request(session, clinic_a, language: str = "en"):
+    """A web request from PHONE on the booking page in ``language``, answered with Tuesday 10:00."""
     register_whatsapp_number(
         session, clinic_a.admin, phone_number_id=NUMBER, branch_id=clinic_a.branch.id
     )
@@ -54,6 +60,7 @@ def world(session, clinic_a):
         window="morning",
         vault=VAULT,
         now=NOW,
+        language=language,
     )
     desk = dataclasses.replace(clinic_a.receptionist, clock=FrozenClock(NOW))
     web_requests.propose_booking_request(
@@ -110,6 +117,77 @@ def test_proposal_goes_out_with_accept_and_another_time_buttons(session, clinic_
         }
         for i, payload in enumerate(ids)
     ]
+
+
+def test_a_request_made_on_the_hindi_page_gets_its_proposal_in_hindi(session, clinic_a):
+    request, _, _ = proposed_request(session, clinic_a, language="hi")
+    assert request.language == "hi"
+
+    def told():
+        return notify.render(
+            session,
+            clinic_a.tenant_id,
+            web_requests.REQUEST_PROPOSED,
+            {"request_id": request.id},
+            VAULT,
+        )
+
+    message = told().message
+    assert isinstance(message, Buttons)
+    assert message.body.startswith("नमस्ते Meera Nair") and "8 दिसंबर 2026, 10:00" in message.body
+    assert [b.title for b in message.buttons] == ["स्वीकार करें", "दूसरा समय चुनें"]
+    # no Hindi template approved: the English one, with English parameters (no Hindi date in it)
+    fallback = told().fallback
+    assert (fallback.language, fallback.params[1]) == ("en", "08 Dec 2026, 10:00")
+    for language in ("en", "hi"):
+        save_template(
+            session,
+            clinic_a.admin,
+            name="qlink_booking_proposed",
+            language=language,
+            category="utility",
+            body="{{1}}: {{3}} can see you on {{2}}.",
+            status="approved",
+        )
+    fallback = told().fallback
+    assert (fallback.language, fallback.params[1]) == ("hi", "8 दिसंबर 2026, 10:00")
+
+
+def test_a_request_page_language_other_than_en_or_hi_is_stored_as_english(session, clinic_a):
+    request, _, _ = proposed_request(session, clinic_a, language="fr")
+    assert request.language == "en"
+    told = notify.render(
+        session,
+        clinic_a.tenant_id,
+        web_requests.REQUEST_PROPOSED,
+        {"request_id": request.id},
+        VAULT,
+    )
+    assert told.message.body.startswith("Hello Meera Nair")
+
+
+def test_a_new_patient_confirmed_from_a_hindi_request_is_registered_in_hindi(session, clinic_a):
+    request, doctor, _ = proposed_request(session, clinic_a, language="hi")
+    session.execute(
+        update(BookingRequest)
+        .where(BookingRequest.id == request.id)
+        .values(status="pending", proposed_start=None)
+    )
+    desk = dataclasses.replace(clinic_a.receptionist, clock=FrozenClock(NOW))
+    appt = web_requests.confirm_booking_request(
+        session,
+        desk,
+        request_id=request.id,
+        doctor_id=doctor.id,
+        slot_start=at(11, day=TUESDAY),
+        vault=VAULT,
+    )
+    patient = session.get(Patient, appt.patient_id)
+    assert patient.preferred_language == "hi"  # the confirmation and reminders follow it
+    confirmed = notify.render(
+        session, clinic_a.tenant_id, BOOKING_CONFIRMED, {"appointment_id": appt.id}, VAULT
+    )
+    assert confirmed.fallback.language == "hi" and "दिसंबर" in confirmed.message.body
 
 
 def test_accept_from_a_new_number_books_once_and_confirms_in_the_chat(session, world):
