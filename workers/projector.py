@@ -21,6 +21,7 @@ from core.queue.projection import (
     Pending,
     ProjectionRun,
     mark_dirty,
+    merged,
     pending_projections,
     project_department,
 )
@@ -73,7 +74,9 @@ class Projector:
             self.stats.requested += len(jobs)
             if self.background:
                 for job in jobs:
-                    self._pending[(job.tenant_id, job.department_id)] = (job, committed)
+                    key = (job.tenant_id, job.department_id)
+                    earlier = self._pending.get(key)
+                    self._pending[key] = (merged(earlier[0] if earlier else None, job), committed)
                 self._idle.clear()
         if self.background:
             self._wake.set()

@@ -94,7 +94,7 @@ def call_next(
         if called is not None:
             _announce(session, actor, called, place.branch_id)
             after = line.after_call(doctor.id, called.id, called.kind)
-            defer_refresh(session, tenant_id, place, now, line=after)
+            defer_refresh(session, tenant_id, place, now, include=doctor.id, line=after)
             return called
     return None
 

@@ -2,9 +2,12 @@
 
 The ``doctor_sessions`` row for (doctor, branch, day) is created on first use with an upsert and
 then changed by compare-and-set, so two desks toggling a pause at once cannot both win. Each
-change appends its queue event, recomputes the department's ETAs (pushing shift intents where
-they moved enough) and, for a delay, writes one ``whatsapp.delay`` intent per waiting patient in
-the doctor's line, all in the caller's transaction.
+change appends its queue event and asks for the department's re-projection after commit
+(``core.queue.projection.defer_refresh``: stored ETAs and shift intents follow in the
+projector's own transaction; inline when the session has no projector). A delay also writes
+one ``whatsapp.delay`` intent per waiting patient in the doctor's line, in the caller's
+transaction, with the ETA of a read-only projection of the changed line (the one the projector
+then stores).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict, ValidationFailed
-from core.queue.eta_projection import refresh_etas
+from core.queue.eta_projection import Projection, Refresh, lab_returns, project
 from core.queue.events import DELAY, append_event, enqueue_intents
+from core.queue.line import RECENT, load_line
 from core.queue.place import QueuePlace, queue_place
+from core.queue.projection import defer_refresh
 from db.models import Doctor, DoctorSession
 
 MAX_PAUSE_MINUTES = 240
@@ -69,7 +74,7 @@ def pause_doctor(
         {"status": "paused", "paused_at": now, "paused_until": until, "note": _note(reason)},
     )
     _event(session, actor, place, doctor, "DoctorPaused", {"minutes": length}, now)
-    refresh_etas(session, row.tenant_id, place, now, include=doctor.id)
+    defer_refresh(session, row.tenant_id, place, now, include=doctor.id)
     return DoctorDay(doctor.id, "paused", until, row.delay_minutes, row.delay_until)
 
 
@@ -92,7 +97,7 @@ def resume_doctor(session: Session, actor: Actor, *, doctor_id: int) -> DoctorDa
         },
     )
     _event(session, actor, place, doctor, "DoctorResumed", {"paused_minutes": paused}, now)
-    refresh_etas(session, row.tenant_id, place, now, include=doctor.id)
+    defer_refresh(session, row.tenant_id, place, now, include=doctor.id)
     return DoctorDay(doctor.id, "active", None, row.delay_minutes, row.delay_until)
 
 
@@ -118,7 +123,8 @@ def announce_delay(
     _change(session, row, {"delay_minutes": minutes, "delay_until": until, "note": _note(reason)})
     payload = {"minutes": minutes, "reason": _note(reason)}
     _event(session, actor, place, doctor, "DelayAnnounced", payload, now)
-    refresh = refresh_etas(session, row.tenant_id, place, now, include=doctor.id)
+    refresh = defer_refresh(session, row.tenant_id, place, now, include=doctor.id)
+    projections = _projected(session, row.tenant_id, place, doctor.id, now, refresh)
     intents = [
         {
             "kind": DELAY,
@@ -132,13 +138,44 @@ def announce_delay(
             },
             "dedupe_key": f"delay:{p.token_id}:{now:%Y%m%dT%H%M%S}",
         }
-        for p in refresh.projections.values()
+        for p in projections.values()
         if p.doctor_id == doctor.id
     ]
     if minutes:
         enqueue_intents(session, tenant_id=row.tenant_id, rows=intents, at=now)
     notified = len(intents) if minutes else 0
     return DoctorDay(doctor.id, row.status, row.paused_until, minutes, until, notified)
+
+
+def _projected(
+    session: Session,
+    tenant_id: int,
+    place: QueuePlace,
+    doctor_id: int,
+    now: dt.datetime,
+    refresh: Refresh | None,
+) -> dict[int, Projection]:
+    """The department's projection after the change: the inline refresh's, or a read-only one.
+
+    With a projector the stored ETAs follow after commit; this reads the changed line (the
+    session row's new delay included) and projects it with the calibration the department's
+    last projection stored, as issue does for the ETA it returns. Nothing is written.
+    """
+    if refresh is not None:
+        return refresh.projections
+    rules = place.rules
+    day = place.service_date(now)
+    line = load_line(session, tenant_id, place, day, rules, include=doctor_id, since=now - RECENT)
+    learned = place.calibration
+    return project(
+        line.waiting,
+        line.roster,
+        now,
+        rules,
+        returning=lab_returns(line, now, rules),
+        band=learned.band,
+        bias=learned.bias,
+    )
 
 
 def _day(

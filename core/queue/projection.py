@@ -77,8 +77,19 @@ def defer_refresh(
         return refresh_etas(session, tenant_id, place, now, include=include, line=line)
     pending: dict[tuple[int, int], Pending] = session.info.setdefault(PENDING, {})
     key = (tenant_id, place.department_id)
-    pending[key] = Pending(tenant_id, place.department_id, now, include)
+    pending[key] = merged(pending.get(key), Pending(tenant_id, place.department_id, now, include))
     return None
+
+
+def merged(earlier: Pending | None, later: Pending) -> Pending:
+    """One request for two changes of a department: the later one, keeping a doctor to include.
+
+    ``include`` names a doctor acting now who may not be rostered (a resume, then the call it
+    was for): the projection must still count them, whichever change came last.
+    """
+    if earlier is None or later.include is not None or earlier.include is None:
+        return later
+    return Pending(later.tenant_id, later.department_id, later.now, earlier.include)
 
 
 def pending_projections(info: Mapping[str, Any]) -> list[Pending]:

@@ -12,12 +12,14 @@ from sqlalchemy import event, select
 
 from core.clock import FrozenClock
 from core.queue.calling import call_next
+from core.queue.doctor_day import announce_delay, pause_doctor, resume_doctor
 from core.queue.eta_calibration import learned_calibration
 from core.queue.eta_projection import lab_returns, project
 from core.queue.issuing import issue_token
 from core.queue.lifecycle import finish_token, start_consultation
 from core.queue.line import RECENT, load_line
 from core.queue.place import queue_place
+from core.queue.projection import Pending, merged
 from db.models import OutboxMessage, Patient, QueueToken
 from db.models.queue import QueueProjection
 from tests.support import add_doctor, make_clinic
@@ -225,3 +227,77 @@ def test_issue_and_call_next_send_few_statements(db, projector):
     assert called is not None
     # scope, doctor, place, line (2), claim, event, now-serving intent
     assert len(call.seen) <= 8, call.seen
+
+
+def _waiting_etas(db, clinic):
+    with db.transaction(clinic.tenant_id, readonly=True) as s:
+        return dict(
+            s.execute(
+                select(QueueToken.id, QueueToken.eta_at).where(
+                    QueueToken.tenant_id == clinic.tenant_id, QueueToken.status == "waiting"
+                )
+            ).all()
+        )
+
+
+def _eta_writes(statements):
+    return [s for s in statements if s.lstrip().upper().startswith("UPDATE") and "eta_at" in s]
+
+
+@pytest.mark.parametrize("change", ["pause", "resume", "delay", "call_while_paused"])
+def test_a_doctor_day_change_leaves_the_stored_etas_to_the_projector(db, projector, change):
+    """Pause, resume, delay (and the resume inside a call) write no ETA in their transaction;
+    the projector's run after commit stores what a fresh projection gives."""
+    clinic, (doctor_id,), patients = _clinic(db, 4)
+    clock = FrozenClock(NOW)
+    p = projector(background=True)
+    for pid in patients:
+        _issue(db, clinic, clock, pid, doctor_id)
+    desk = _desk(clinic, clock)
+    if change in ("resume", "call_while_paused"):
+        with db.transaction(clinic.tenant_id) as s:
+            pause_doctor(s, desk, doctor_id=doctor_id, minutes=30)
+    p.drain()
+    before = _waiting_etas(db, clinic)
+    asked = p.stats.requested
+    with _Statements(db.engine) as seen, db.transaction(clinic.tenant_id) as s:
+        if change == "pause":
+            pause_doctor(s, desk, doctor_id=doctor_id, minutes=30)
+        elif change == "resume":
+            resume_doctor(s, desk, doctor_id=doctor_id)
+        elif change == "delay":
+            day = announce_delay(s, desk, doctor_id=doctor_id, minutes=40)
+            assert day.notified == 4
+        else:
+            called = call_next(s, desk, doctor_id=doctor_id)
+            assert called is not None
+    assert _eta_writes(seen.seen) == []
+    after_commit = _waiting_etas(db, clinic)
+    assert after_commit == {k: v for k, v in before.items() if k in after_commit}
+    assert p.stats.requested == asked + 1  # one request for the department
+    _, fresh = _stored_vs_fresh(db, clinic, NOW)
+    assert fresh != {k: v for k, v in before.items() if k in fresh}  # the change moved ETAs
+    assert p.drain() == 1
+    stored, fresh = _stored_vs_fresh(db, clinic, NOW)
+    assert stored == fresh and len(stored) == (3 if change == "call_while_paused" else 4)
+    if change == "delay":  # each patient is told the ETA the projector then stored
+        with db.transaction(clinic.tenant_id, readonly=True) as s:
+            told = {
+                payload["token_id"]: dt.datetime.fromisoformat(payload["eta"])
+                for payload in s.scalars(
+                    select(OutboxMessage.payload).where(
+                        OutboxMessage.tenant_id == clinic.tenant_id,
+                        OutboxMessage.kind == "whatsapp.delay",
+                    )
+                )
+            }
+        assert told == stored
+
+
+def test_a_resume_then_a_call_in_one_transaction_keeps_the_doctor_in_the_projection():
+    """Two requests for one department merge into the later one, keeping the doctor to count."""
+    early = Pending(1, 2, NOW, include=7)
+    later = Pending(1, 2, NOW + dt.timedelta(seconds=1))
+    assert merged(early, later) == Pending(1, 2, later.now, include=7)
+    assert merged(later, early) == early
+    assert merged(None, later) == later
