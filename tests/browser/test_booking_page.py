@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from core.scheduling.day_view import day_board
 from core.tenancy import register_whatsapp_number
 from db.engine import ALL_TENANTS, Database
 from db.models import Appointment, OutboxMessage
+from db.models.scheduling import BookingRequest
 from qlink.asgi import create_app
 from qlink.settings import Settings
 from tests.fakes.graph import FakeGraph
@@ -288,3 +290,123 @@ def test_rate_limits_answer_429_with_retry_after(site):
         statuses.append(response.status_code)
     assert statuses[:5] == [200] * 5 and statuses[5] == 429
     assert int(response.headers["retry-after"]) >= 1
+
+
+DEVANAGARI = re.compile("[\u0900-\u097f]")
+
+
+def test_the_page_asked_in_hindi_is_in_hindi_and_its_switch_keeps_the_branch(site):
+    branch = site.clinic.branch.id
+    hindi = httpx.get(site.url, params={"branch": branch, "lang": "hi"})
+    assert hindi.status_code == 200
+    assert '<html lang="hi">' in hindi.text
+    for text in ("अपॉइंटमेंट बुक करें", "कौन-सी शाखा?", "WhatsApp पर कोड भेजें", "बुकिंग की पुष्टि करें"):
+        assert text in hindi.text
+    assert "Send code on WhatsApp" not in hindi.text and "{{" not in hindi.text
+    path = f"/book/{site.clinic.tenant.slug}"
+    assert f'href="{path}?branch={branch}&amp;lang=en"' in hindi.text
+    assert f'href="{path}?branch={branch}&amp;lang=hi"' in hindi.text
+    assert 'data-lang="hi" aria-current="true"' in hindi.text
+
+    english = httpx.get(site.url)  # no (or an unknown) ?lang=: English
+    assert '<html lang="en">' in english.text and "Send code on WhatsApp" in english.text
+    assert '<html lang="en">' in httpx.get(site.url, params={"lang": "xx"}).text
+    assert not DEVANAGARI.search(english.text.replace("हिन्दी", ""))
+    missing = httpx.get(f"{site.server.url}/book/no-such-clinic", params={"lang": "hi"})
+    assert missing.status_code == 404 and "क्लिनिक नहीं मिला" in missing.text
+
+
+def test_a_request_on_the_hindi_page_is_answered_in_hindi(browser, site, shots):
+    with site.db.transaction(site.clinic.tenant_id) as s:
+        web_booking.set_booking_mode(
+            s, site.clinic.admin, branch_id=site.clinic.branch.id, mode="request"
+        )
+        save_template(
+            s,
+            site.clinic.admin,
+            name="qlink_booking_proposed",
+            language="hi",
+            category="utility",
+            body="{{1}}: {{3}} {{2}}",
+            status="approved",
+        )
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{site.url}?lang=hi")
+    page.get_by_role("button", name="Orthopaedics").click()
+    page.locator("#step-request").wait_for()
+    page.get_by_label("दोपहर").check()
+    page.screenshot(path=str(shots / "booking-hi-request-390.png"), full_page=True)
+    page.get_by_role("button", name="आगे बढ़ें").click()
+    picked = page.locator("#picked-slot").inner_text()
+    assert "दोपहर" in picked and DEVANAGARI.search(picked.split("·")[1])  # the day in Hindi
+    page.get_by_role("button", name="WhatsApp पर कोड भेजें").click()
+    assert "मरीज़ का पूरा नाम लिखें" in page.locator("#problem").inner_text()
+    page.fill("#name", "Ravi Kumar")
+    page.fill("#phone", PHONE)
+    page.fill("#age", "52")
+    page.get_by_role("button", name="WhatsApp पर कोड भेजें").click()
+    page.locator("#step-code").wait_for()
+    assert "5 मिनट" in page.locator("#code-sent").inner_text()
+    page.fill("#code", site.otp(1))
+    page.screenshot(path=str(shots / "booking-hi-code-390.png"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing overflows the phone's width
+    page.get_by_role("button", name="बुकिंग की पुष्टि करें").click()
+    page.locator("#step-done:has-text('अनुरोध भेज दिया गया')").wait_for()
+    page.screenshot(path=str(shots / "booking-hi-done-390.png"), full_page=True)
+    assert errors == []
+    context.close()
+
+    desk = site.clinic.receptionist
+    with site.db.transaction(site.clinic.tenant_id) as s:
+        (row,) = web_requests.list_booking_requests(s, desk, vault=PhoneVault(DATA_KEY))
+        stored = s.get(BookingRequest, row.id)
+        assert stored is not None and stored.language == "hi"
+        web_requests.propose_booking_request(
+            s,
+            desk,
+            request_id=row.id,
+            proposed_start=dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=2),
+            doctor_id=site.doctor_id,
+        )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        sent = [
+            b["template"]
+            for b in site.graph.sent_bodies()
+            if b.get("template", {}).get("name") == "qlink_booking_proposed"
+        ]
+        if sent:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("no proposal sent")
+    (template,) = sent
+    assert template["language"]["code"] == "hi"
+    params = [p["text"] for p in template["components"][0]["parameters"]]
+    assert params[0] == "Ravi Kumar" and DEVANAGARI.search(params[1])  # the date in Hindi
+
+
+def test_the_hindi_page_shows_days_in_hindi_at_phone_width(browser, site, shots):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{site.url}?lang=hi")
+    page.get_by_role("button", name="Orthopaedics").click()
+    assert "1 डॉक्टर" in page.locator("#specialties").inner_text()
+    page.get_by_role("button", name="Dr. Asha Rao").click()
+    _tomorrow_label(page)
+    page.locator("#slots .slot").first.wait_for()
+    day = page.locator("#days .day").nth(1).inner_text()
+    assert DEVANAGARI.search(day)  # weekday and month in Hindi (hi-IN)
+    page.screenshot(path=str(shots / "booking-hi-slots-390.png"), full_page=True)
+    assert page.evaluate("document.body.scrollWidth") <= 390
+    href = page.locator(".langs a[data-lang=en]").get_attribute("href")
+    assert href == f"/book/{site.clinic.tenant.slug}?lang=en&branch={site.clinic.branch.id}"
+    page.locator(".langs a[data-lang=en]").click()
+    page.get_by_role("button", name="Orthopaedics").wait_for()  # the branch's specialties
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert f"branch={site.clinic.branch.id}" in page.url
+    assert "1 doctor" in page.locator("#specialties").inner_text()
+    page.close()

@@ -15,10 +15,12 @@ import asyncio
 import datetime as dt
 import html
 import math
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from limits import parse
@@ -35,6 +37,7 @@ from core.patients.phones import PhoneVault
 from core.scheduling import web_booking, web_requests
 from core.scheduling.slots import Slot
 from db.engine import ALL_TENANTS, Database
+from webhooks.booking.page_texts import PAGE_TEXTS
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -225,22 +228,45 @@ def _csp(origins: tuple[str, ...]) -> str:
 
 async def page(request: Request) -> Response:
     db: Database = request.app.state.database
+    lang = _language(request.query_params.get("lang"))
+    links = _language_links(request)
     try:
         clinic = await asyncio.to_thread(_clinic, db, request.path_params["clinic"])
     except NotFound:
-        return HTMLResponse(_page_html("Clinic not found", ""), 404, headers=NO_STORE)
+        missing = PAGE_TEXTS[lang]["not_found"]
+        return HTMLResponse(_page_html(missing, "", lang, links), 404, headers=NO_STORE)
     headers = {**NO_STORE, "Content-Security-Policy": _csp(clinic.origins)}
-    lang = _language(request.query_params.get("lang"))
-    return HTMLResponse(_page_html(clinic.name, clinic.slug, lang), headers=headers)
+    return HTMLResponse(_page_html(clinic.name, clinic.slug, lang, links), headers=headers)
 
 
-def _page_html(name: str, slug: str, lang: str = "en") -> str:
+_TEXT_SLOT = re.compile(r"\{\{t:([a-z_.]+)\}\}")
+
+
+def _page_html(name: str, slug: str, lang: str = "en", links: dict[str, str] | None = None) -> str:
+    """``book.html`` in ``lang``: its ``{{t:key}}`` texts from ``PAGE_TEXTS``, the language
+    switch's links (``links``: language -> URL), the clinic's name and slug."""
     template = (HERE / "templates" / "book.html").read_text(encoding="utf-8")
+    texts = PAGE_TEXTS[lang]
+    page = _TEXT_SLOT.sub(lambda m: html.escape(texts[m.group(1)]), template)
+    for code in PAGE_LANGUAGES:
+        href = (links or {}).get(code, f"?lang={code}")
+        page = page.replace("{{href_" + code + "}}", html.escape(href, quote=True))
+        page = page.replace(
+            "{{current_" + code + "}}", ' aria-current="true"' if code == lang else ""
+        )
     return (
-        template.replace("{{clinic_name}}", html.escape(name))
+        page.replace("{{lang}}", lang)
         .replace("{{clinic_slug}}", html.escape(slug, quote=True))
-        .replace("{{lang}}", lang)
+        .replace("{{clinic_name}}", html.escape(name))  # last: a name is never read as a slot
     )
+
+
+def _language_links(request: Request) -> dict[str, str]:
+    """The page's own address in each language, keeping its other parameters (the branch)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return {
+        code: f"{request.url.path}?{urlencode([*kept, ('lang', code)])}" for code in PAGE_LANGUAGES
+    }
 
 
 def _language(value: Any) -> str:
@@ -378,6 +404,7 @@ async def book(request: Request) -> Response:
         doctor_id = _int(body.get("doctor"), "doctor") or 0
         branch_id = _int(body.get("branch"), "branch") or 0
         slot_start = _instant(body.get("slot"))
+        language = _language(body.get("lang"))  # a new patient's, so their confirmation's
         now, vault = _now(request), _vault(request)
         done = await _run(
             request,
@@ -389,6 +416,7 @@ async def book(request: Request) -> Response:
                 slot_start=slot_start,
                 vault=vault,
                 now=now,
+                language=language,
                 **fields,
             ),
             readonly=False,
@@ -413,6 +441,7 @@ async def request_visit(request: Request) -> Response:
         doctor_id = _int(body.get("doctor"), "doctor", required=False)
         preferred = _date(body.get("date"))
         window = _text(body.get("window"), "window", 20)
+        language = _language(body.get("lang"))  # the desk's answer goes out in it
         now, vault = _now(request), _vault(request)
         row = await _run(
             request,
@@ -426,6 +455,7 @@ async def request_visit(request: Request) -> Response:
                 window=window,
                 vault=vault,
                 now=now,
+                language=language,
                 **fields,
             ),
             readonly=False,
