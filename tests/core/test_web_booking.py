@@ -19,7 +19,7 @@ from core.scheduling import calendar_feeds, web_booking, web_requests
 from core.scheduling.booking import BOOKING_CANCELLED, BOOKING_CONFIRMED
 from core.scheduling.day_view import day_board
 from core.tenancy import register_whatsapp_number
-from db.models import Appointment, AuditEntry, OutboxMessage
+from db.models import Appointment, AuditEntry, OutboxMessage, Patient
 from tests.support import add_doctor
 
 VAULT = PhoneVault("test-key")
@@ -209,6 +209,27 @@ def test_live_booking_with_a_ticket_is_on_the_desk_and_confirmed(session, web):
             vault=VAULT,
             now=NOW,
         )
+
+
+def test_a_new_patient_booking_on_the_hindi_page_is_registered_in_hindi(session, web):
+    clinic, doctor = web
+    booking = web_booking.book_online(
+        session,
+        clinic.tenant_id,
+        ticket=verified(session, clinic),
+        phone=PHONE,
+        full_name="Meera Nair",
+        age_years=34,
+        doctor_id=doctor.id,
+        branch_id=clinic.branch.id,
+        slot_start=at(9),
+        vault=VAULT,
+        now=NOW,
+        language="hi",
+    )
+    appt = session.get(Appointment, booking.appointment_id)
+    patient = session.get(Patient, appt.patient_id)
+    assert patient.preferred_language == "hi"  # the confirmation and reminders follow it
 
 
 def test_a_taken_slot_offers_the_next_free_ones(session, web):
