@@ -7,8 +7,10 @@ own calling order (their tokens plus the department pool), then is busy for one 
 consultation, and so on. For one doctor this is exactly the SPEC formula (15 + 3 × 30 = 105);
 for a pool it spreads the queue across the doctors the way they will actually call it.
 
-``refresh_etas`` runs in the transaction of every queue change: it stores ``eta_at`` on tokens
-whose ETA moved by a minute or more, and writes outbox intents in the same transaction:
+``refresh_etas`` runs after every queue change, in its own transaction after the change
+committed (``core.queue.projection``; in the change's transaction when the session has no
+projector): it stores ``eta_at`` on tokens whose ETA moved by a minute or more, and writes outbox
+intents in the same transaction as those stores:
 ``whatsapp.eta_shift`` when an ETA moved more than the clinic's threshold since the patient was
 last told, and ``whatsapp.near_turn`` once when a token comes within a few places of its turn
 (``near_turn_sent``; a recall or a return from the lab starts a new turn). Only tokens whose
