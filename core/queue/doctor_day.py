@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.auth.permissions import require
 from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict, ValidationFailed
-from core.queue.eta_projection import Projection, Refresh, lab_returns, project
+from core.queue.eta_projection import Projection, Refresh, project_line
 from core.queue.events import DELAY, append_event, enqueue_intents
 from core.queue.line import RECENT, load_line
 from core.queue.place import QueuePlace, queue_place
@@ -166,16 +166,7 @@ def _projected(
     rules = place.rules
     day = place.service_date(now)
     line = load_line(session, tenant_id, place, day, rules, include=doctor_id, since=now - RECENT)
-    learned = place.calibration
-    return project(
-        line.waiting,
-        line.roster,
-        now,
-        rules,
-        returning=lab_returns(line, now, rules),
-        band=learned.band,
-        bias=learned.bias,
-    )
+    return project_line(line, now, rules, place.calibration)
 
 
 def _day(

@@ -238,6 +238,27 @@ def lab_returns(line: Line, now: dt.datetime, rules: QueueRules) -> dict[int, li
     return back
 
 
+def project_line(
+    line: Line,
+    now: dt.datetime,
+    rules: QueueRules,
+    learned: Calibration,
+    *,
+    also: Sequence[InLine] = (),
+) -> dict[int, Projection]:
+    """Project ``line``'s waiting tokens (and ``also``, e.g. a token about to be issued) with
+    its lab returns and the department's learned calibration."""
+    return project(
+        [*line.waiting, *also],
+        line.roster,
+        now,
+        rules,
+        returning=lab_returns(line, now, rules),
+        band=learned.band,
+        bias=learned.bias,
+    )
+
+
 def _next_free(
     orders: Mapping[int, list[Candidate]],
     cursor: dict[int, int],
@@ -289,15 +310,7 @@ def refresh_etas(
     learned = learned_calibration(
         session, tenant_id, place.department_id, place.service_date(now), now
     )
-    projections = project(
-        rows,
-        line.roster,
-        now,
-        rules,
-        returning=lab_returns(line, now, rules),
-        band=learned.band,
-        bias=learned.bias,
-    )
+    projections = project_line(line, now, rules, learned)
     stores: list[dict[str, Any]] = []
     intents: list[dict[str, Any]] = []
     for row in rows:

@@ -32,7 +32,7 @@ from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict, ValidationFailed
 from core.plans.limits import check_token_allowed
 from core.queue.allocation import choose_doctor
-from core.queue.eta_projection import Projection, lab_returns, project, refresh_etas
+from core.queue.eta_projection import Projection, project_line, refresh_etas
 from core.queue.events import append_event
 from core.queue.issue_sql import (
     NewToken,
@@ -181,17 +181,8 @@ def _own_projection(
         0,
         place.branch_id,
     )
-    rows = [*line.waiting, me]
-    learned = place.calibration  # stored by the department's last projection
-    projections = project(
-        rows,
-        line.roster,
-        now,
-        rules,
-        returning=lab_returns(line, now, rules),
-        band=learned.band,
-        bias=learned.bias,
-    )
+    # the calibration stored by the department's last projection
+    projections = project_line(line, now, rules, place.calibration, also=[me])
     return projections.get(NEW_TOKEN)
 
 

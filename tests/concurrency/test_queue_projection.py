@@ -14,7 +14,7 @@ from core.clock import FrozenClock
 from core.queue.calling import call_next
 from core.queue.doctor_day import announce_delay, pause_doctor, resume_doctor
 from core.queue.eta_calibration import learned_calibration
-from core.queue.eta_projection import lab_returns, project
+from core.queue.eta_projection import project_line
 from core.queue.issuing import issue_token
 from core.queue.lifecycle import finish_token, start_consultation
 from core.queue.line import RECENT, load_line
@@ -75,15 +75,7 @@ def _stored_vs_fresh(db, clinic, now):
         )
         day = place.service_date(now)
         learned = learned_calibration(s, clinic.tenant_id, clinic.department.id, day, now)
-        fresh = project(
-            line.waiting,
-            line.roster,
-            now,
-            rules,
-            returning=lab_returns(line, now, rules),
-            band=learned.band,
-            bias=learned.bias,
-        )
+        fresh = project_line(line, now, rules, learned)
         stored = dict(
             s.execute(
                 select(QueueToken.id, QueueToken.eta_at).where(
