@@ -16,8 +16,7 @@ from playwright.sync_api import expect
 
 from core.clock import FrozenClock
 from qlink.seed.network import ADMIN, seed_history
-from tests.browser.streamlit_server import serve_streamlit
-from tests.browser.test_desk_browser import ROOT
+from tests.browser.streamlit_server import ROOT, serve_streamlit
 from tests.web.conftest import settings_for
 
 ENTRY = ROOT / "apps" / "admin_bi" / "main.py"

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.streamlit_server import serve_streamlit
-from tests.browser.test_desk_browser import ROOT
+from tests.browser.streamlit_server import ROOT, serve_streamlit
 from tests.web.conftest import Floor, settings_for
 
 ENTRY = ROOT / "apps" / "admin_bi" / "main.py"

@@ -8,20 +8,14 @@ call next, see the TV announce it, reload and still be signed in.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import SECRET, free_port, settings_for
+from tests.browser.streamlit_server import ROOT, serve_streamlit
+from tests.web.conftest import settings_for
 
-ROOT = Path(__file__).resolve().parents[2]
 ENTRY = ROOT / "apps" / "reception" / "main.py"
 PASSWORD = "correct-horse-1"
 
@@ -30,43 +24,8 @@ PASSWORD = "correct-horse-1"
 def reception(db, tmp_path) -> Iterator[str]:
     """The reception app on a free port, on the test database; yields its URL."""
     settings = settings_for(db, tmp_path)
-    port = free_port()
-    env = {
-        **os.environ,
-        "QLINK_DATABASE_URL": settings.database_url,
-        "QLINK_SECRET_KEY": SECRET,
-        "QLINK_DATA_KEY": settings.data_key,
-        "QLINK_VAR_DIR": str(tmp_path),
-        "QLINK_PUBLIC_URL": "http://tv.test",
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ENTRY), "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    log = (tmp_path / "streamlit.log").open("wb")
-    child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, child)
+    with serve_streamlit(ENTRY, settings, tmp_path, {"QLINK_PUBLIC_URL": "http://tv.test"}) as url:
         yield url
-    finally:
-        child.terminate()
-        child.wait(timeout=20)
-        log.close()
-
-
-def _wait_healthy(url: str, child: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert child.poll() is None, "the reception app exited"
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the reception app did not start")
 
 
 def test_sign_in_token_call_next_reaches_the_tv_and_a_reload_stays_signed_in(

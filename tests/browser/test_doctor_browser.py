@@ -31,8 +31,7 @@ from core.patients.background import add_allergy, add_condition, add_medication
 from core.queue.calling import call_next
 from db.models import Prescription
 from qlink import builder
-from tests.browser.streamlit_server import serve_streamlit
-from tests.browser.test_desk_browser import ROOT
+from tests.browser.streamlit_server import ROOT, serve_streamlit
 from tests.web.conftest import Floor, settings_for
 
 ENTRY = ROOT / "apps" / "doctor" / "main.py"

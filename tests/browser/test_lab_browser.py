@@ -17,8 +17,7 @@ from core.clinical.consultations import open_consultation
 from core.clinical.lab import order_tests
 from core.clinical.lab_catalogue import LabTestSpec, add_lab_test
 from core.queue.calling import call_next
-from tests.browser.streamlit_server import serve_streamlit
-from tests.browser.test_desk_browser import ROOT
+from tests.browser.streamlit_server import ROOT, serve_streamlit
 from tests.web.conftest import Floor, settings_for
 
 ENTRY = ROOT / "apps" / "lab" / "main.py"
