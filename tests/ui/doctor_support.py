@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from core.auth.users import authenticate, create_user
 from core.patients import PhoneVault, register_patient
 from core.queue.issuing import issue_token
-from db.engine import ALL_TENANTS, Database
+from db.engine import ALL_TENANTS, Database, make_engine
+from db.migrate import upgrade
 from db.models import QueueToken
 from qlink import builder
 from qlink.builder import DoctorSpec, Hours
@@ -27,6 +31,25 @@ APP = Path(__file__).resolve().parents[2] / "apps" / "doctor" / "app.py"
 DATA_KEY = "ui-test-data-key"
 PASSWORD = "correct-horse-1"
 ALL_DAY = Hours((0, 1, 2, 3, 4, 5, 6), start=dt.time(0), end=dt.time(23, 59), breaks=())
+
+
+@contextmanager
+def app_database(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Database]:
+    """A migrated SQLite file the apps under test read through the environment (module scope)."""
+    var = tmp_path_factory.mktemp(name)
+    url = f"sqlite:///{var / 'qlink.db'}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("QLINK_DATABASE_URL", url)
+        env.setenv("QLINK_VAR_DIR", str(var))
+        env.setenv("QLINK_DATA_KEY", DATA_KEY)
+        for key in ("QLINK_SECRET_KEY", "QLINK_TIMEZONE", "QLINK_PUBLIC_URL"):
+            env.delenv(key, raising=False)
+        database = Database(make_engine(url))
+        upgrade(database.engine)
+        try:
+            yield database
+        finally:
+            database.dispose()
 
 
 @dataclass

@@ -5,26 +5,23 @@ from __future__ import annotations
 
 import pytest
 
-from db.engine import ALL_TENANTS, Database, make_engine
-from db.migrate import upgrade
+from db.engine import ALL_TENANTS
 from db.models import Department
-from tests.ui.doctor_support import DATA_KEY, Room, make_room, signed_in, text, token, walk_in
+from tests.ui.doctor_support import (
+    Room,
+    app_database,
+    make_room,
+    signed_in,
+    text,
+    token,
+    walk_in,
+)
 
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    var = tmp_path_factory.mktemp("doctor-ui")
-    url = f"sqlite:///{var / 'qlink.db'}"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("QLINK_DATABASE_URL", url)
-        env.setenv("QLINK_VAR_DIR", str(var))
-        env.setenv("QLINK_DATA_KEY", DATA_KEY)
-        for name in ("QLINK_SECRET_KEY", "QLINK_TIMEZONE", "QLINK_PUBLIC_URL"):
-            env.delenv(name, raising=False)
-        database = Database(make_engine(url))
-        upgrade(database.engine)
+    with app_database(tmp_path_factory, "doctor-ui") as database:
         yield database
-        database.dispose()
 
 
 @pytest.fixture

@@ -13,11 +13,18 @@ from sqlalchemy import select
 from apps.doctor.documents import fetch
 from core.clinical.lab import enter_result
 from core.clinical.lab_catalogue import LabTestSpec
-from db.engine import ALL_TENANTS, Database, make_engine
-from db.migrate import upgrade
+from db.engine import ALL_TENANTS
 from db.models import AuditEntry, Consultation, Document, LabOrder, OutboxMessage
 from qlink import builder
-from tests.ui.doctor_support import DATA_KEY, Room, make_room, signed_in, text, token, walk_in
+from tests.ui.doctor_support import (
+    Room,
+    app_database,
+    make_room,
+    signed_in,
+    text,
+    token,
+    walk_in,
+)
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 54
@@ -30,18 +37,8 @@ TESTS = (
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    var = tmp_path_factory.mktemp("doctor-lab-docs")
-    url = f"sqlite:///{var / 'qlink.db'}"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("QLINK_DATABASE_URL", url)
-        env.setenv("QLINK_VAR_DIR", str(var))
-        env.setenv("QLINK_DATA_KEY", DATA_KEY)
-        for name in ("QLINK_SECRET_KEY", "QLINK_TIMEZONE", "QLINK_PUBLIC_URL"):
-            env.delenv(name, raising=False)
-        database = Database(make_engine(url))
-        upgrade(database.engine)
+    with app_database(tmp_path_factory, "doctor-lab-docs") as database:
         yield database
-        database.dispose()
 
 
 @pytest.fixture

@@ -14,28 +14,17 @@ from core.clinical.consultations import open_consultation
 from core.clinical.lab import order_tests
 from core.clinical.lab_catalogue import LabTestSpec, add_lab_test
 from core.queue.calling import call_next
-from db.engine import ALL_TENANTS, Database, make_engine
-from db.migrate import upgrade
+from db.engine import ALL_TENANTS
 from db.models import LabOrder, LabResult, QueueToken, User
-from tests.ui.doctor_support import DATA_KEY, PASSWORD, Room, make_room, text, walk_in
+from tests.ui.doctor_support import PASSWORD, Room, app_database, make_room, text, walk_in
 
 APP = Path(__file__).resolve().parents[2] / "apps" / "lab" / "app.py"
 
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    var = tmp_path_factory.mktemp("lab-ui")
-    url = f"sqlite:///{var / 'qlink.db'}"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("QLINK_DATABASE_URL", url)
-        env.setenv("QLINK_VAR_DIR", str(var))
-        env.setenv("QLINK_DATA_KEY", DATA_KEY)
-        for name in ("QLINK_SECRET_KEY", "QLINK_TIMEZONE", "QLINK_PUBLIC_URL"):
-            env.delenv(name, raising=False)
-        database = Database(make_engine(url))
-        upgrade(database.engine)
+    with app_database(tmp_path_factory, "lab-ui") as database:
         yield database
-        database.dispose()
 
 
 @pytest.fixture
