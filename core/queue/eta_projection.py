@@ -38,6 +38,7 @@ from core.queue.eta_calibration import (
 )
 from core.queue.events import ETA_SHIFT, NEAR_TURN, enqueue_intents
 from core.queue.line import RECENT, DoctorState, Line, WaitingRow, load_line
+from core.queue.line_tails import LineTails, Tail
 from core.queue.place import QueuePlace
 from core.queue.scoring import Candidate, QueueRules, rank
 from db.models import QueueToken
@@ -150,6 +151,23 @@ def project(
 ) -> dict[int, Projection]:
     """Project every waiting token onto the doctor expected to call it, with its ETA.
 
+    See ``simulate``; this is its projections alone.
+    """
+    return simulate(waiting, roster, now, rules, load_factors, returning, band, bias)[0]
+
+
+def simulate(
+    waiting: Sequence[InLine],
+    roster: Sequence[DoctorState],
+    now: dt.datetime,
+    rules: QueueRules,
+    load_factors: Mapping[int, float] | None = None,
+    returning: Mapping[int, list[float]] | None = None,
+    band: ErrorBand = PRIOR_BAND,
+    bias: float = 1.0,
+) -> tuple[dict[int, Projection], dict[int, Tail]]:
+    """Project every waiting token onto the doctor expected to call it, with its ETA.
+
     ``returning`` gives, per doctor, the minutes from now when patients now at the lab are
     expected back: a lab return is a priority patient who has waited long, so they take the
     doctor's next consultation once back, and everyone behind moves one consultation later.
@@ -161,6 +179,7 @@ def project(
     back = {doctor: sorted(minutes) for doctor, minutes in (returning or {}).items()}
     orders: dict[int, list[Candidate]] = {}
     free_at: dict[int, float] = {}
+    timed: dict[int, tuple[float, float, float]] = {}
     served: dict[int, int] = {}
     for state in roster:
         mine = [
@@ -176,9 +195,8 @@ def project(
             recent_kinds=state.recent_kinds,
             load_factors=loads,
         )
-        free_at[state.doctor_id] = sum(doctor_free_minutes(state, now)) + (
-            state.called * state.avg_minutes
-        )
+        timed[state.doctor_id] = doctor_free_minutes(state, now)
+        free_at[state.doctor_id] = sum(timed[state.doctor_id]) + (state.called * state.avg_minutes)
         served[state.doctor_id] = state.called
     averages = {s.doctor_id: s.avg_minutes for s in roster}
     spreads = {s.doctor_id: s.sd_minutes for s in roster}
@@ -191,7 +209,7 @@ def project(
     while True:
         doctor_id = _next_free(orders, cursor, taken, free_at)
         if doctor_id is None:
-            return taken
+            break
         queue_back = back.get(doctor_id)
         while queue_back and queue_back[0] <= free_at[doctor_id]:
             queue_back.pop(0)  # a patient back from the lab goes in first
@@ -219,6 +237,25 @@ def project(
         served[doctor_id] += 1
         free_at[doctor_id] += averages[doctor_id]
         pending[doctor_id] += 1
+    tails = {}
+    for state in roster:  # a walk-in joining now: after the line and lab returns due before
+        d = state.doctor_id
+        for due in back.get(d) or ():
+            if due <= free_at[d]:
+                served[d] += 1
+                free_at[d] += averages[d]
+                pending[d] += 1
+        tails[d] = Tail(
+            d,
+            state.department_id,
+            free_at[d],
+            averages[d],
+            served[d],
+            pending[d],
+            spreads[d],
+            timed[d],
+        )
+    return taken, tails
 
 
 def lab_returns(line: Line, now: dt.datetime, rules: QueueRules) -> dict[int, list[float]]:
@@ -248,7 +285,19 @@ def project_line(
 ) -> dict[int, Projection]:
     """Project ``line``'s waiting tokens (and ``also``, e.g. a token about to be issued) with
     its lab returns and the department's learned calibration."""
-    return project(
+    return simulate_line(line, now, rules, learned, also=also)[0]
+
+
+def simulate_line(
+    line: Line,
+    now: dt.datetime,
+    rules: QueueRules,
+    learned: Calibration,
+    *,
+    also: Sequence[InLine] = (),
+) -> tuple[dict[int, Projection], dict[int, Tail]]:
+    """``project_line`` with each doctor's ``Tail`` once the line is exhausted."""
+    return simulate(
         [*line.waiting, *also],
         line.roster,
         now,
@@ -256,6 +305,60 @@ def project_line(
         returning=lab_returns(line, now, rules),
         band=learned.band,
         bias=learned.bias,
+    )
+
+
+def tail_estimate(
+    stored: LineTails,
+    now: dt.datetime,
+    department_id: int,
+    doctor_id: int | None,
+    ahead: Mapping[int | None, int],
+    learned: Calibration,
+) -> Projection | None:
+    """The projected call of a walk-in joining now, from the last projection's tails.
+
+    ``ahead`` counts the waiting tokens issued since that projection, by doctor (None: the
+    department pool); each stands ahead of the new walk-in and takes one consultation of its
+    doctor (a pool token: of the doctor free first). A named token joins its doctor's line;
+    a pool token goes to the doctor free first, as ``simulate`` would send it. This is exact
+    when the new token ranks last in its line (a walk-in, unless a booked patient's slot is
+    still ahead); the projector's run after the commit stores the full projection anyway.
+    Returns None when the doctor was not on duty at the last projection.
+    """
+    # time since the projection shortens what passes with the clock (a consultation in
+    # progress, a pause, a delay), as a projection made now would see it
+    elapsed = (now - stored.at).total_seconds() / 60
+    free = {
+        d: [t.free_minutes - t.passed(elapsed), t.served, t.pending]
+        for d, t in stored.tails.items()
+    }
+    pool = [d for d, t in stored.tails.items() if t.department_id == department_id]
+
+    def first_free() -> int | None:
+        return min(pool, key=lambda d: (free[d][0], d)) if pool else None
+
+    def take(d: int | None) -> None:
+        if d is None or d not in free:
+            return
+        state = free[d]
+        state[0] += stored.tails[d].avg_minutes
+        state[1] += 1
+        state[2] += 1
+
+    for d, n in sorted(ahead.items(), key=lambda item: item[0] is None):  # named, then pool
+        for _ in range(n):
+            take(d if d is not None else first_free())
+    mine = doctor_id if doctor_id is not None else first_free()
+    if mine is None or mine not in free:
+        return None
+    raw, served, pending = free[mine]
+    wait = max(raw, 0.0) * learned.bias
+    minutes = whole_minutes(wait)
+    low, high = eta_range(now, wait, pending, stored.tails[mine].sd_minutes, learned.band)
+    eta = now + dt.timedelta(minutes=minutes)
+    return Projection(
+        0, mine, int(served) + 1, int(served), minutes, eta, min(low, eta), max(high, eta), raw
     )
 
 
@@ -286,6 +389,7 @@ class Refresh:
     shifted: int
     near_turn: int
     calibration: Calibration = PRIOR
+    tails: LineTails | None = None
 
 
 def refresh_etas(
@@ -310,7 +414,7 @@ def refresh_etas(
     learned = learned_calibration(
         session, tenant_id, place.department_id, place.service_date(now), now
     )
-    projections = project_line(line, now, rules, learned)
+    projections, tails = simulate_line(line, now, rules, learned)
     stores: list[dict[str, Any]] = []
     intents: list[dict[str, Any]] = []
     for row in rows:
@@ -333,7 +437,8 @@ def refresh_etas(
     shifted = sum(1 for i in intents if i["kind"] == ETA_SHIFT)
     if intents:
         enqueue_intents(session, tenant_id=tenant_id, rows=intents, at=now)
-    return Refresh(projections, len(stores), shifted, len(intents) - shifted, learned)
+    stored = LineTails(place.service_date(now), now, line.newest, tails)
+    return Refresh(projections, len(stores), shifted, len(intents) - shifted, learned, stored)
 
 
 _TOKENS = cast(Table, QueueToken.__table__)

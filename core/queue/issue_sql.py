@@ -84,6 +84,22 @@ def check_people(
         raise ValidationFailed("The doctor does not work in that department", field="doctor_id")
 
 
+_ISSUED_SINCE = text(
+    "SELECT doctor_id, count(*) FROM queue_tokens WHERE id > :newest AND tenant_id = :t "
+    "AND department_id = :d AND service_date = :day AND status = 'waiting' GROUP BY doctor_id"
+)
+
+
+def issued_since(session: Session, new: NewToken, newest: int) -> dict[int | None, int]:
+    """Waiting tokens of the department with an id above ``newest``, by doctor (None: pool).
+
+    The primary key bounds the scan to the tokens issued since (a projection's read).
+    """
+    params = {**counter_params(new), "newest": newest}
+    rows = session.connection().execute(_ISSUED_SINCE, params)
+    return {doctor_id: int(n) for doctor_id, n in rows}
+
+
 def counter_params(new: NewToken) -> dict[str, object]:
     return {"t": new.tenant_id, "d": new.place.department_id, "day": new.day}
 

@@ -32,7 +32,7 @@ from core.context import Actor, load_owned, tenant_of
 from core.errors import Conflict, ValidationFailed
 from core.plans.limits import check_token_allowed
 from core.queue.allocation import choose_doctor
-from core.queue.eta_projection import Projection, project_line, refresh_etas
+from core.queue.eta_projection import Projection, project_line, refresh_etas, tail_estimate
 from core.queue.events import append_event
 from core.queue.issue_sql import (
     NewToken,
@@ -40,6 +40,7 @@ from core.queue.issue_sql import (
     give_back,
     insert_token,
     issue_in_one,
+    issued_since,
     open_day,
     take_number,
 )
@@ -99,12 +100,16 @@ def issue_token(
     deferred = bool(session.info.get(AFTER_COMMIT))
     guess: Projection | None = None
     if deferred and (doctor_id is not None or new.place.allocation_strategy == "pool"):
-        # Read the line and project the new token before the counter lock is taken: the lock
-        # is held only for counter, insert and event (the stored ETAs follow after commit).
-        line = load_line(
-            session, new.tenant_id, new.place, new.day, new.place.rules, since=now - RECENT
-        )
-        guess = _own_projection(line, new, doctor_id, now)
+        # The new token's ETA is read before the counter lock is taken: the lock is held only
+        # for counter, insert and event (the stored ETAs follow after commit). A walk-in joins
+        # the end of its line, so the last projection's tails give its ETA with one small
+        # read; anything else (a priority kind, no projection today yet) projects the line.
+        guess = _tail_guess(session, new, now)
+        if guess is None:
+            line = load_line(
+                session, new.tenant_id, new.place, new.day, new.place.rules, since=now - RECENT
+            )
+            guess = _own_projection(line, new, doctor_id, now)
     if appointment_id is not None:  # a check-in: rare, so the safe savepoint path
         existing = _active_token(session, new)
         if existing is not None:
@@ -184,6 +189,20 @@ def _own_projection(
     # the calibration stored by the department's last projection
     projections = project_line(line, now, rules, place.calibration, also=[me])
     return projections.get(NEW_TOKEN)
+
+
+def _tail_guess(session: Session, new: NewToken, now: dt.datetime) -> Projection | None:
+    """A walk-in's ETA from the department's stored line tails and the tokens issued since.
+
+    None (project the line instead) for other kinds, and when no projection of today stored
+    tails for the token's doctor.
+    """
+    stored = new.place.tails
+    if new.kind != "walk_in" or stored is None or stored.day != new.day:
+        return None
+    ahead = issued_since(session, new, stored.newest)
+    department_id = new.place.department_id
+    return tail_estimate(stored, now, department_id, new.doctor_id, ahead, new.place.calibration)
 
 
 def _take_and_insert(

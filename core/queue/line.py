@@ -77,6 +77,7 @@ class Line:
     roster: list[DoctorState]
     waiting: list[WaitingRow]
     at_lab: list[tuple[int, dt.datetime | None]] = field(default_factory=list)  # doctor, started
+    newest: int = 0  # the highest token id read (``LineTails``: tokens issued after the read)
 
     def doctor(self, doctor_id: int) -> DoctorState | None:
         """The state of one doctor of the roster."""
@@ -96,7 +97,7 @@ class Line:
             for s in self.roster
         ]
         waiting = [w for w in self.waiting if w.candidate.id != token_id]
-        return Line(roster, waiting, self.at_lab)
+        return Line(roster, waiting, self.at_lab, self.newest)
 
 
 def load_line(
@@ -123,7 +124,9 @@ def load_line(
     by_doctor: dict[int, list[TokenRow]] = defaultdict(list)
     waiting: list[WaitingRow] = []
     at_lab: list[tuple[int, dt.datetime | None]] = []
+    newest = 0
     for row in tokens:
+        newest = max(newest, row.id)
         if row.status == "waiting":
             waiting.append(_waiting(row))
         elif row.status == "at_lab" and row.doctor_id is not None:
@@ -131,7 +134,7 @@ def load_line(
         if row.doctor_id is not None:
             by_doctor[row.doctor_id].append(row)
     roster = [_state(d, by_doctor.get(d[0], []), rules) for d in doctors]
-    return Line(roster, waiting, at_lab)
+    return Line(roster, waiting, at_lab, newest)
 
 
 def department_roster(

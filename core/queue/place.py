@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 from core.queue.eta_calibration import PRIOR, Calibration, ErrorBand
+from core.queue.line_tails import LineTails
 from core.queue.scoring import QueueRules, rules_from
 from db.models import Branch, Department, Tenant
 from db.models.queue import QueueProjection
@@ -30,6 +31,7 @@ class QueuePlace:
     allocation_strategy: str = "pool"
     tenant_status: str = "active"  # "suspended" refuses new tokens (core.plans)
     calibration: Calibration = PRIOR  # what the last projection learned (eta_calibration)
+    tails: LineTails | None = None  # where a walk-in joining now stands (eta_projection)
 
     @property
     def rules(self) -> QueueRules:
@@ -53,6 +55,7 @@ _PLACE = (
         QueueProjection.eta_bias,
         QueueProjection.eta_early,
         QueueProjection.eta_late,
+        QueueProjection.line_tails,
     )
     .join(Branch, (Branch.tenant_id == Department.tenant_id) & (Branch.id == Department.branch_id))
     .join(Tenant, Tenant.id == Department.tenant_id)
@@ -75,7 +78,7 @@ def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePl
     row = session.connection().execute(_PLACE, params).first()
     if row is None:
         raise NotFound("Department not found")
-    code, branch_id, zone, settings, dept_settings, strategy, status, bias, early, late = row
+    code, branch_id, zone, settings, dept_settings, strategy, status, bias, early, late, tails = row
     return QueuePlace(
         department_id,
         code,
@@ -86,6 +89,7 @@ def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePl
         strategy or "pool",
         status or "active",
         _calibration(bias, early, late),
+        LineTails.from_json(tails),
     )
 
 

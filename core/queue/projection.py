@@ -23,15 +23,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.orm import Session
 
 from core.queue.eta_projection import Refresh, refresh_etas
 from core.queue.line import Line
 from core.queue.place import QueuePlace, queue_place
 from db.engine import AFTER_COMMIT
+from db.models.queue import QueueProjection
 
 PENDING = "qlink.queue_projections"
 LOCK_CLASS = 7714  # advisory lock namespace of queue projections (objid: the department id)
@@ -46,10 +47,22 @@ _READ = text(
     "SELECT dirty_seq, projected_seq FROM queue_projections WHERE tenant_id = :t "
     "AND department_id = :d"
 )
-_DONE = text(
-    "UPDATE queue_projections SET projected_seq = :seq, projected_at = :now, "
-    "eta_bias = :bias, eta_early = :early, eta_late = :late "
-    "WHERE tenant_id = :t AND department_id = :d AND projected_seq < :seq"
+_TABLE = cast(Table, QueueProjection.__table__)
+_DONE = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.tenant_id == bindparam("t"),
+        _TABLE.c.department_id == bindparam("d"),
+        _TABLE.c.projected_seq < bindparam("seq"),
+    )
+    .values(
+        projected_seq=bindparam("seq"),
+        projected_at=bindparam("now", type_=_TABLE.c.projected_at.type),
+        eta_bias=bindparam("bias"),
+        eta_early=bindparam("early"),
+        eta_late=bindparam("late"),
+        line_tails=bindparam("tails", type_=_TABLE.c.line_tails.type),
+    )
 )
 
 
@@ -141,5 +154,6 @@ def project_department(
         learned = refresh.calibration  # kept for the read-only projection at issue
         done = {"seq": dirty, "now": now, "bias": learned.bias}
         done.update(early=learned.band.early, late=learned.band.late)
+        done["tails"] = refresh.tails.as_json() if refresh.tails is not None else None
         connection.execute(_DONE, {**params, **done})
     return ProjectionRun("projected", dirty, refresh)

@@ -181,3 +181,6 @@ class QueueProjection(TenantMixin, Base):
     eta_bias: Mapped[float | None] = mapped_column(Float)
     eta_early: Mapped[float | None] = mapped_column(Float)
     eta_late: Mapped[float | None] = mapped_column(Float)
+    # Per on-duty doctor, when a walk-in joining now would be called, as the last projection
+    # saw it (``core.queue.eta_projection.LineTails``): the ETA given at issue (0026).
+    line_tails: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
