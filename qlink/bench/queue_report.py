@@ -1,9 +1,9 @@
 """Reading a ``qlink bench queue`` run: queue checks, targets and the terminal report.
 
 The checks read the bench clinic's queues back: every expected token issued, no duplicate
-code, no gap in the numbers, no token called twice, none left waiting. The targets are stated
-at 16 clients: issuing through core at 30% or more of the bare driver's rate, and a call-next
-p95 under 25 ms.
+code, no gap in the numbers, no token called twice, none left waiting. The targets: at 16
+clients, issuing through core at 30% or more of the bare driver's rate and a call-next p95
+(desks spread over doctors) under 50 ms; at 64 clients a call-next p95 under 250 ms.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from qlink.bench.queue_setup import WARMUP_TOKENS
 
 TARGET_CLIENTS = 16
 TARGET_RATIO = 0.30
-TARGET_CALL_P95_MS = 25.0
+TARGET_CALL_P95_MS = 50.0
+HEAVY_CLIENTS = 64
+HEAVY_CALL_P95_MS = 250.0
 
 
 def verify(database: Database, tenant_id: int, *, expected: int) -> dict[str, Any]:
@@ -59,12 +61,12 @@ _FAILURES = ("duplicates", "gaps", "called_twice", "never_called")
 
 
 def check_targets(levels: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Judge the targets at ``TARGET_CLIENTS`` clients, if that level was measured."""
+    """Judge the targets at ``TARGET_CLIENTS`` (and ``HEAVY_CLIENTS``) clients, if measured."""
     at = levels.get(str(TARGET_CLIENTS))
     if at is None:
         return {"clients": TARGET_CLIENTS, "measured": False}
     ratio, p95 = at["ratio_issue_vs_bare"], at["call_next"]["p95_ms"]
-    return {
+    judged: dict[str, Any] = {
         "clients": TARGET_CLIENTS,
         "measured": True,
         "issue_vs_bare": {"target": TARGET_RATIO, "actual": ratio, "met": ratio >= TARGET_RATIO},
@@ -74,6 +76,16 @@ def check_targets(levels: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "met": p95 < TARGET_CALL_P95_MS,
         },
     }
+    heavy = levels.get(str(HEAVY_CLIENTS))
+    if heavy is not None:
+        worst = heavy["call_next"]["p95_ms"]
+        judged["heavy_call_next_p95_ms"] = {
+            "clients": HEAVY_CLIENTS,
+            "target": HEAVY_CALL_P95_MS,
+            "actual": worst,
+            "met": worst < HEAVY_CALL_P95_MS,
+        }
+    return judged
 
 
 _PHASES = (
@@ -119,9 +131,16 @@ def _target_lines(targets: dict[str, Any]) -> list[str]:
     if not targets["measured"]:
         return [f"targets are stated at {TARGET_CLIENTS} clients, which this run did not measure"]
     ratio, p95 = targets["issue_vs_bare"], targets["call_next_p95_ms"]
-    return [
+    lines = [
         f"target at {TARGET_CLIENTS} clients: issue >= {TARGET_RATIO:.0%} of bare: "
         f"{ratio['actual']:.0%} {'met' if ratio['met'] else 'MISSED'}; "
         f"call-next p95 < {TARGET_CALL_P95_MS:.0f} ms: {p95['actual']:.1f} ms "
         f"{'met' if p95['met'] else 'MISSED'}"
     ]
+    heavy = targets.get("heavy_call_next_p95_ms")
+    if heavy is not None:
+        lines.append(
+            f"target at {heavy['clients']} clients: call-next p95 < {heavy['target']:.0f} ms: "
+            f"{heavy['actual']:.1f} ms {'met' if heavy['met'] else 'MISSED'}"
+        )
+    return lines

@@ -105,3 +105,25 @@ def test_a_phase_with_no_operations_summarises_to_zeros() -> None:
         "p99_ms": 0.0,
         "max_ms": 0.0,
     }
+
+
+def _level(ratio: float, call_p95: float) -> dict[str, object]:
+    return {"ratio_issue_vs_bare": ratio, "call_next": {"p95_ms": call_p95}}
+
+
+def test_targets_are_judged_at_16_and_64_clients() -> None:
+    from qlink.bench.queue_report import _target_lines, check_targets
+
+    judged = check_targets({"16": _level(0.31, 49.0), "64": _level(0.2, 251.0)})
+    assert judged["issue_vs_bare"]["met"] and judged["call_next_p95_ms"]["met"]
+    assert judged["heavy_call_next_p95_ms"] == {
+        "clients": 64,
+        "target": 250.0,
+        "actual": 251.0,
+        "met": False,
+    }
+    lines = _target_lines(judged)
+    assert lines[1] == "target at 64 clients: call-next p95 < 250 ms: 251.0 ms MISSED"
+    missed = check_targets({"16": _level(0.29, 50.0)})
+    assert not missed["issue_vs_bare"]["met"] and not missed["call_next_p95_ms"]["met"]
+    assert "heavy_call_next_p95_ms" not in missed
