@@ -116,6 +116,7 @@ def render(report: dict[str, Any]) -> str:
         "",
         f"issue through core / bare, by clients: {ratios}",
         *_target_lines(report["targets"]),
+        *_projection_lines(report.get("projection")),
         "checks: "
         + ", ".join(f"{k.replace('_', ' ')} {checks[k]}" for k in ("issued", *_FAILURES))
         + (" - OK" if checks["ok"] else " - FAILED"),
@@ -144,3 +145,15 @@ def _target_lines(targets: dict[str, Any]) -> list[str]:
             f"{heavy['actual']:.1f} ms {'met' if heavy['met'] else 'MISSED'}"
         )
     return lines
+
+
+def _projection_lines(stats: dict[str, Any] | None) -> list[str]:
+    """The after-commit ETA projections: how many for how many requests, and how fresh."""
+    if not stats:
+        return []
+    lat = stats["latency_ms"]
+    return [
+        f"ETA re-projections: {stats['projected']:,} for {stats['requested']:,} queue changes "
+        f"({stats['covered']:,} already covered); commit to stored ETA p50 {lat['p50']:.0f} ms, "
+        f"p95 {lat['p95']:.0f} ms, max {lat['max']:.0f} ms"
+    ]

@@ -127,3 +127,19 @@ def test_targets_are_judged_at_16_and_64_clients() -> None:
     missed = check_targets({"16": _level(0.29, 50.0)})
     assert not missed["issue_vs_bare"]["met"] and not missed["call_next_p95_ms"]["met"]
     assert "heavy_call_next_p95_ms" not in missed
+
+
+def test_the_report_says_how_fresh_the_stored_etas_were() -> None:
+    from qlink.bench.queue_report import _projection_lines
+
+    stats = {
+        "requested": 4000,
+        "projected": 812,
+        "covered": 3,
+        "latency_ms": {"p50": 40.0, "p95": 310.4, "max": 900.0},
+    }
+    assert _projection_lines(stats) == [
+        "ETA re-projections: 812 for 4,000 queue changes (3 already covered); "
+        "commit to stored ETA p50 40 ms, p95 310 ms, max 900 ms"
+    ]
+    assert _projection_lines(None) == []
