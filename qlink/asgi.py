@@ -105,10 +105,22 @@ def create_app(
         if settings.outbound_whatsapp and not settings.redis_url
         else None
     )
-    ticker = BackgroundTicker(db, clock) if relay is not None else None  # reminders, retention
     # Stored ETAs are re-projected after commit on a thread (a database passed in by a test
     # keeps its own choice: without a projector the queue re-projects inline).
     projector = Projector(db, background=True) if owned else None
+    # Reminders, offers, feeds, retention when embedded; with a projector, the sweep that
+    # re-projects departments whose projection a dead process lost (claimed in Redis if set).
+    ticker = (
+        BackgroundTicker(
+            db,
+            clock,
+            messages=relay is not None,
+            projections=projector is not None,
+            redis_url=settings.redis_url,
+        )
+        if relay is not None or projector is not None
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

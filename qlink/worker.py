@@ -1,7 +1,8 @@
 """``qlink worker``: send WhatsApp messages from the outbox.
 
 With ``QLINK_REDIS_URL``: Dramatiq worker processes (``workers.boot``, worker timeout 100 ms)
-plus a ticker that enqueues the outbox sweep every 200 ms, each slot claimed once in Redis.
+plus a ticker that enqueues the outbox sweep every 200 ms (and the periodic jobs of
+``workers.ticker``, the projection sweep among them), each slot claimed once in Redis.
 Without Redis: the relay runs in this process (claim by compare-and-set every 200 ms).
 """
 
@@ -51,6 +52,7 @@ def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Even
     from workers.ticker import (
         FEED_SECONDS,
         OFFER_SECONDS,
+        PROJECTION_SWEEP_SECONDS,
         REMINDER_SECONDS,
         RETENTION_SECONDS,
         SWEEP_SECONDS,
@@ -71,6 +73,7 @@ def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Even
         expire_offers,
         purge_retention,
         refresh_calendar_feeds,
+        repair_projections,
         send_reminders,
         sweep_outbox,
     )
@@ -82,6 +85,7 @@ def _dramatiq(settings: Settings, args: argparse.Namespace, stop: threading.Even
         "offers": (OFFER_SECONDS, lambda: expire_offers.send()),
         "calendar_feeds": (FEED_SECONDS, lambda: refresh_calendar_feeds.send()),
         "retention": (RETENTION_SECONDS, lambda: purge_retention.send()),
+        "projection_sweep": (PROJECTION_SWEEP_SECONDS, lambda: repair_projections.send()),
     }
     try:
         ticker = threading.Thread(

@@ -96,3 +96,12 @@ def purge_retention() -> None:
     runtime().get_relay()
     if runtime().database is not None:
         ticker.purge_retention(runtime().database)
+
+
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=60_000)
+def repair_projections() -> None:
+    """Re-project departments whose ETA re-projection a dead process lost (every 15 s)."""
+    runtime().get_relay()  # opens the database
+    database = runtime().database
+    if database is not None:
+        ticker.repair_projections(database)

@@ -10,6 +10,7 @@ so no queue lock is held while it runs).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -104,17 +105,7 @@ class Projector:
         return self._idle.wait(timeout)
 
     def _run(self, job: Pending, committed: float) -> ProjectionRun:
-        with self._db.transaction(ALL_TENANTS) as session:
-            seq = mark_dirty(session, job.tenant_id, job.department_id)
-        with self._db.transaction(ALL_TENANTS) as session:
-            run = project_department(
-                session,
-                job.tenant_id,
-                job.department_id,
-                job.now,
-                seq=seq,
-                include=job.include,
-            )
+        run = reproject(self._db, job.tenant_id, job.department_id, job.now, include=job.include)
         with self._guard:
             if run.status == "projected":
                 self.stats.projected += 1
@@ -143,6 +134,23 @@ class Projector:
             self._wake.wait(1.0)
             self._wake.clear()
             self.drain()
+
+
+def reproject(
+    database: Database,
+    tenant_id: int,
+    department_id: int,
+    now: dt.datetime,
+    *,
+    include: int | None = None,
+) -> ProjectionRun:
+    """Bump the department's change sequence, then project it: two short transactions, the
+    bump committed first (``core.queue.projection``). The projector's job after a commit and
+    the ticker's repair of a lost one (``workers.ticker.repair_projections``)."""
+    with database.transaction(ALL_TENANTS) as session:
+        seq = mark_dirty(session, tenant_id, department_id)
+    with database.transaction(ALL_TENANTS) as session:
+        return project_department(session, tenant_id, department_id, now, seq=seq, include=include)
 
 
 def install_projector(database: Database, *, background: bool = True) -> Callable[[], None]:

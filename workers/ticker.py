@@ -5,11 +5,14 @@ With Redis a slot is claimed with ``SET key NX EX``; embedded (no Redis) with an
 the outbox sweep (every ``SWEEP_SECONDS``, Redis workers only), appointment reminders (every
 minute), waiting-list offers whose time ran out (every minute: expired and passed on to the next
 waiting patient), doctors' calendar feeds (ICS, every minute for the feeds not read in the last
-10 minutes; ``core.scheduling.calendar_feeds``) and the retention purge (daily).
+10 minutes; ``core.scheduling.calendar_feeds``), the retention purge (daily) and the
+projection sweep (every ``PROJECTION_SWEEP_SECONDS``: departments whose ETA re-projection was lost
+to a dead process or a failed projection are re-projected; ``core.queue.projection_sweep``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import threading
@@ -19,8 +22,10 @@ from collections.abc import Callable
 from core.clock import Clock, system_clock
 from core.messaging import jobs as job_claims
 from core.messaging import reminders, retention
+from core.queue import projection_sweep
 from core.scheduling import calendar_feeds, waitlist_offers
 from db.engine import ALL_TENANTS, Database
+from workers.projector import reproject
 
 log = logging.getLogger("qlink.ticker")
 SWEEP_SECONDS = 0.2
@@ -29,6 +34,8 @@ OFFER_SECONDS = 60.0
 RETENTION_SECONDS = 86_400.0
 FEED_SECONDS = 60.0
 FEED_TIMEOUT = 10.0
+PROJECTION_SWEEP_SECONDS = 15.0
+PROJECTION_GRACE = dt.timedelta(seconds=30)  # a live projector has finished well within this
 Jobs = dict[str, tuple[float, Callable[[], object]]]
 
 
@@ -158,6 +165,40 @@ def refresh_calendar_feeds(
     return len(due)
 
 
+def repair_projections(database: Database, clock: Clock = system_clock) -> int:
+    """Re-project every department whose last change no projection covers (bump, then project:
+    the projector's two transactions); return how many were repaired. One department failing
+    is logged and left to the next sweep."""
+    now = clock()
+    with database.transaction(ALL_TENANTS, readonly=True) as session:
+        stale = projection_sweep.stale_departments(session, now, grace=PROJECTION_GRACE)
+    repaired = 0
+    for found in stale:
+        try:
+            reproject(database, found.tenant_id, found.department_id, now)
+        except Exception:  # the next sweep finds it again
+            log.exception("re-projection of department %s failed", found.department_id)
+            continue
+        repaired += 1
+    if stale:
+        log.warning(
+            "projection sweep: %d of %d departments with a lost re-projection repaired",
+            repaired,
+            len(stale),
+        )
+    return repaired
+
+
+def projection_jobs(database: Database, clock: Clock = system_clock) -> Jobs:
+    """The projection sweep, run by every process that changes queues with a projector."""
+    return {
+        "projection_sweep": (
+            PROJECTION_SWEEP_SECONDS,
+            functools.partial(repair_projections, database, clock),
+        )
+    }
+
+
 def message_jobs(database: Database, clock: Clock = system_clock) -> Jobs:
     """The reminder, offer-expiry and retention jobs, run in this process (the embedded
     service)."""
@@ -173,11 +214,23 @@ def message_jobs(database: Database, clock: Clock = system_clock) -> Jobs:
 
 
 class BackgroundTicker:
-    """The ticker on a thread of the HTTP service (embedded: slots claimed in the database)."""
+    """The ticker on a thread of the HTTP service: the message jobs when it sends WhatsApp
+    itself (embedded), and the projection sweep. Slots are claimed in Redis when ``redis_url``
+    is given (shared with ``qlink worker``'s ticker), else in the database."""
 
-    def __init__(self, database: Database, clock: Clock = system_clock) -> None:
-        self._claim = SlotClaim(None, database, clock)
-        self._jobs = message_jobs(database, clock)
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock = system_clock,
+        *,
+        messages: bool = True,
+        projections: bool = True,
+        redis_url: str | None = None,
+    ) -> None:
+        self._claim = SlotClaim(redis_url, database, clock)
+        self._jobs = message_jobs(database, clock) if messages else {}
+        if projections:
+            self._jobs.update(projection_jobs(database, clock))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
