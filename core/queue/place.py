@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
@@ -43,28 +44,41 @@ class QueuePlace:
         return now.astimezone(self.zone).date()
 
 
-_PLACE = (
-    select(
-        Department.code,
-        Department.branch_id,
-        func.coalesce(Branch.timezone, Tenant.timezone),
-        Tenant.settings,
-        Department.queue_settings,
-        Department.allocation_strategy,
-        Tenant.status,
-        QueueProjection.eta_bias,
-        QueueProjection.eta_early,
-        QueueProjection.eta_late,
-        QueueProjection.line_tails,
+def place_query(*lead: Any) -> Select[Any]:
+    """A department's place columns (after ``lead``), joined to its branch, tenant and calibration.
+
+    Callers add the ``where`` (and may join another table to the department first).
+    """
+    return (
+        select(
+            *lead,
+            Department.code,
+            Department.branch_id,
+            func.coalesce(Branch.timezone, Tenant.timezone),
+            Tenant.settings,
+            Department.queue_settings,
+            Department.allocation_strategy,
+            Tenant.status,
+            QueueProjection.eta_bias,
+            QueueProjection.eta_early,
+            QueueProjection.eta_late,
+            QueueProjection.line_tails,
+        )
+        .select_from(Department)
+        .join(
+            Branch, (Branch.tenant_id == Department.tenant_id) & (Branch.id == Department.branch_id)
+        )
+        .join(Tenant, Tenant.id == Department.tenant_id)
+        .outerjoin(
+            QueueProjection,
+            (QueueProjection.tenant_id == Department.tenant_id)
+            & (QueueProjection.department_id == Department.id),
+        )
     )
-    .join(Branch, (Branch.tenant_id == Department.tenant_id) & (Branch.id == Department.branch_id))
-    .join(Tenant, Tenant.id == Department.tenant_id)
-    .outerjoin(
-        QueueProjection,
-        (QueueProjection.tenant_id == Department.tenant_id)
-        & (QueueProjection.department_id == Department.id),
-    )
-    .where(Department.id == bindparam("dept"), Department.tenant_id == bindparam("t"))
+
+
+_PLACE = place_query().where(
+    Department.id == bindparam("dept"), Department.tenant_id == bindparam("t")
 )
 
 
@@ -78,6 +92,11 @@ def queue_place(session: Session, tenant_id: int, department_id: int) -> QueuePl
     row = session.connection().execute(_PLACE, params).first()
     if row is None:
         raise NotFound("Department not found")
+    return place_from_row(department_id, tuple(row))
+
+
+def place_from_row(department_id: int, row: Sequence[Any]) -> QueuePlace:
+    """Build the place from the columns ``place_query`` reads (without its ``lead``)."""
     code, branch_id, zone, settings, dept_settings, strategy, status, bias, early, late, tails = row
     return QueuePlace(
         department_id,

@@ -217,8 +217,11 @@ def test_issue_and_call_next_send_few_statements(db, projector):
     with _Statements(db.engine) as call, db.transaction(clinic.tenant_id) as s:
         called = call_next(s, _desk(clinic, clock), doctor_id=doctor_id)
     assert called is not None
-    # scope, doctor, place, line (2), claim, event, now-serving intent
-    assert len(call.seen) <= 8, call.seen
+    # scope, the doctor with its place and call lock, the doctor's session and latest calls,
+    # the best candidates (a batch, not the line), claim, event, now-serving intent
+    assert len(call.seen) <= 7, call.seen
+    assert sum("pg_advisory_xact_lock" in s for s in call.seen) == 1
+    assert not any("near_turn_sent" in s for s in call.seen)  # the line is the projector's read
 
 
 def _waiting_etas(db, clinic):

@@ -90,6 +90,7 @@ from core.plans import catalogue as plans_catalogue
 from core.plans import limits, subscriptions, usage
 from core.privacy import breaches, consents, erasure
 from core.queue import (
+    call_sql,
     calling,
     desk_view,
     doctor_day,
@@ -593,6 +594,9 @@ NOT_FOUND: dict[Callable[..., Any], Call] = {
     issue_sql.check_people: lambda w, who: issue_sql.check_people(
         w.s, who.tenant_id, w.patient.id, w.a.department.id, w.doctor
     ),
+    call_sql.read_caller: lambda w, who: call_sql.read_caller(
+        w.s, who.tenant_id, w.doctor, lock=True
+    ),
 }
 
 NOT_FOUND.update(
@@ -770,6 +774,13 @@ SEES_NOTHING: dict[Callable[..., Any], Call] = {
         w.s, who.tenant_id, w.place(), DAY, RULES
     ),
     line.load_line: lambda w, who: line.load_line(w.s, who.tenant_id, w.place(), DAY, RULES).roster,
+    call_sql.caller_state: lambda w, who: call_sql.caller_state(
+        w.s,
+        who.tenant_id,
+        call_sql.read_caller(w.s, w.a.tenant_id, w.doctor, lock=False),
+        DAY,
+        RULES,
+    ),
     calendar.load_calendar: lambda w, who: calendar.load_calendar(
         w.s, who.tenant_id, w.doctor, DAY, DAY, None
     ).windows(DAY),
@@ -1159,6 +1170,9 @@ EXEMPT = {
     "core.queue.events.enqueue_intent",
     "core.queue.events.enqueue_intents",
     "core.queue.issue_sql.insert_token",
+    # a step of call_next, handed the Caller its read_caller read for the tenant; filtered by
+    # tenant_id (test_call_next_lean: another clinic's doctor is not found on the lean path)
+    "core.queue.call_sql.read_candidates",
     "core.queue.eta_projection.refresh_etas",
     "core.queue.projection.defer_refresh",
     # the after-commit ETA projector (workers.projector): the tenant and department come from
