@@ -77,7 +77,10 @@ class Projector:
                 for job in jobs:
                     key = (job.tenant_id, job.department_id)
                     earlier = self._pending.get(key)
-                    self._pending[key] = (merged(earlier[0] if earlier else None, job), committed)
+                    if earlier is None:
+                        self._pending[key] = (job, committed)
+                    else:  # the latency is counted from the oldest change still waiting
+                        self._pending[key] = (merged(earlier[0], job), earlier[1])
                 self._idle.clear()
         if self.background:
             self._wake.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -296,3 +297,14 @@ def test_a_resume_then_a_call_in_one_transaction_keeps_the_doctor_in_the_project
     assert merged(early, later) == Pending(1, 2, later.now, include=7)
     assert merged(later, early) == early
     assert merged(None, later) == later
+
+
+def test_projection_latency_counts_from_the_oldest_change_waiting(db, projector):
+    clinic, (doctor_id,), patients = _clinic(db, 2)
+    clock = FrozenClock(NOW)
+    p = projector(background=True)
+    _issue(db, clinic, clock, patients[0], doctor_id)
+    time.sleep(0.3)
+    _issue(db, clinic, clock, patients[1], doctor_id)  # merged into the first's request
+    assert p.drain() == 1
+    assert p.stats.latencies[0] >= 0.3  # not the 0 s since the second change
