@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from core.context import Actor
 from core.errors import NotFound, ValidationFailed
-from core.queue.place import QueuePlace
-from db.models import Doctor, Patient, QueueToken
+from core.queue.place import QueuePlace, place_from_row, place_query
+from db.models import Department, Doctor, Patient, QueueToken
 from db.models.queue import ACTIVE_TOKEN
 
 _OPEN_DAY = text(
@@ -51,37 +51,64 @@ class NewToken:
     target_at: dt.datetime | None
 
 
-_PEOPLE = select(
+_PATIENT = (
     select(Patient.id)
     .where(
         Patient.id == bindparam("patient"),
         Patient.tenant_id == bindparam("t"),
         Patient.erased_at.is_(None),
     )
-    .scalar_subquery(),
+    .scalar_subquery()
+)
+_DOCTOR = (
     select(Doctor.department_id * 2 + case((Doctor.active.is_(True), 1), else_=0))
     .where(Doctor.id == bindparam("doctor"), Doctor.tenant_id == bindparam("t"))
-    .scalar_subquery(),
+    .scalar_subquery()
+)
+# The department's place with the people checks in front: one statement for all of them.
+_ISSUE_PLACE = place_query(_PATIENT, _DOCTOR).where(
+    Department.id == bindparam("dept"), Department.tenant_id == bindparam("t")
 )
 
 
-def check_people(
+def issue_place(
     session: Session, tenant_id: int, patient_id: int, department_id: int, doctor_id: int | None
-) -> None:
-    """Check the patient is a live patient of the clinic and the doctor is in the department.
+) -> tuple[QueuePlace, People]:
+    """The department's place (``NotFound`` for another clinic's) and what the people checks
+    need: whether the patient is a live patient of the clinic, and the doctor's department.
 
-    One lean statement (two scalar subqueries) rather than loading both ORM rows.
+    One lean statement (the place and two scalar subqueries) rather than loading ORM rows.
     """
-    params = {"t": tenant_id, "patient": patient_id, "doctor": doctor_id or 0}
-    found_patient, doctor_code = session.connection().execute(_PEOPLE, params).one()
-    if found_patient is None:
-        raise NotFound("Patient not found")
-    if doctor_id is None:
-        return
-    if doctor_code is None:
-        raise NotFound("Doctor not found")
-    if doctor_code != department_id * 2 + 1:
-        raise ValidationFailed("The doctor does not work in that department", field="doctor_id")
+    params = {
+        "t": tenant_id,
+        "dept": department_id,
+        "patient": patient_id,
+        "doctor": doctor_id or 0,
+    }
+    row = session.connection().execute(_ISSUE_PLACE, params).first()
+    if row is None:
+        raise NotFound("Department not found")
+    found_patient, doctor_code, *rest = row
+    return place_from_row(department_id, rest), People(found_patient is not None, doctor_code)
+
+
+@dataclass(frozen=True)
+class People:
+    """What ``issue_place`` read of the patient and the doctor."""
+
+    patient_found: bool
+    doctor_code: int | None  # department id × 2 + 1 if active (None: no such doctor here)
+
+    def check(self, department_id: int, doctor_id: int | None) -> None:
+        """The patient is a live patient of the clinic and the doctor is in the department."""
+        if not self.patient_found:
+            raise NotFound("Patient not found")
+        if doctor_id is None:
+            return
+        if self.doctor_code is None:
+            raise NotFound("Doctor not found")
+        if self.doctor_code != department_id * 2 + 1:
+            raise ValidationFailed("The doctor does not work in that department", field="doctor_id")
 
 
 _ISSUED_SINCE = text(

@@ -36,16 +36,15 @@ from core.queue.eta_projection import Projection, project_line, refresh_etas, ta
 from core.queue.events import append_event
 from core.queue.issue_sql import (
     NewToken,
-    check_people,
     give_back,
     insert_token,
     issue_in_one,
+    issue_place,
     issued_since,
     open_day,
     take_number,
 )
 from core.queue.line import RECENT, Line, WaitingRow, load_line
-from core.queue.place import queue_place
 from core.queue.projection import defer_refresh
 from core.queue.scoring import Candidate
 from core.scheduling.attendance import follow_visit
@@ -284,7 +283,7 @@ def _prepare(
     if source not in SOURCES:
         raise ValidationFailed(f"Unknown token source {source!r}", field="source")
     tenant_id = tenant_of(session, actor)
-    place = queue_place(session, tenant_id, department_id)
+    place, people = issue_place(session, tenant_id, patient_id, department_id, doctor_id)
     check_token_allowed(
         session,
         tenant_id=tenant_id,
@@ -293,7 +292,7 @@ def _prepare(
         kind=kind,
         day=place.service_date(now),
     )
-    check_people(session, tenant_id, patient_id, department_id, doctor_id)
+    people.check(department_id, doctor_id)
     target_at = _appointment_time(session, actor, appointment_id, patient_id)
     key = f"doctor:{doctor_id}" if doctor_id is not None else f"dept:{department_id}"
     return NewToken(

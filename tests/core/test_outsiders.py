@@ -591,7 +591,7 @@ NOT_FOUND: dict[Callable[..., Any], Call] = {
     views.load_patient: lambda w, who: views.load_patient(w.s, who.tenant_id, w.patient.id),
     place.queue_place: lambda w, who: place.queue_place(w.s, who.tenant_id, w.a.department.id),
     branches.branch_ref: lambda w, who: branches.branch_ref(w.s, who.tenant_id, w.a.branch.id),
-    issue_sql.check_people: lambda w, who: issue_sql.check_people(
+    issue_sql.issue_place: lambda w, who: issue_sql.issue_place(
         w.s, who.tenant_id, w.patient.id, w.a.department.id, w.doctor
     ),
     call_sql.read_caller: lambda w, who: call_sql.read_caller(

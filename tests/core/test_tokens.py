@@ -346,11 +346,12 @@ def test_hot_paths_are_a_handful_of_statements(session, clinic_a):
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     print(f"\nSQL statements: issue={issued} call_next={called}")
-    # issue: place, validation, counter, insert, event + ETA refresh (doctors, today's tokens,
-    # the department's learned calibration, changed ETAs, intents); call next: doctor with its
-    # place, doctors, today's tokens, claim, event, now-serving intent + the calibration (the
-    # refresh reuses the line it read). On PostgreSQL counter, insert and event are one statement
-    # (core.queue.issue_sql.issue_in_one). This session has no projector, so the refresh runs
-    # inline; with one (the service, the apps) it runs after commit, off these paths.
+    # issue: place with the people checks, counter, insert, event + ETA refresh (doctors,
+    # today's tokens, the department's learned calibration, changed ETAs, intents); call next:
+    # doctor with its place, doctors, today's tokens, claim, event, now-serving intent + the
+    # calibration (the refresh reuses the line it read). On PostgreSQL counter, insert and
+    # event are one statement (core.queue.issue_sql.issue_in_one). This session has no
+    # projector, so the refresh runs inline; with one (the service, the apps) it runs after
+    # commit, off these paths.
     one_statement = engine.dialect.name == "postgresql"
-    assert (issued, called) == ((10 if one_statement else 12), 7)
+    assert (issued, called) == ((9 if one_statement else 11), 7)
