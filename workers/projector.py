@@ -29,6 +29,7 @@ from core.queue.projection import (
 from db.engine import ALL_TENANTS, Database
 
 log = logging.getLogger("qlink.projector")
+RETRY = 0.05  # seconds before a department another process was projecting is tried again
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ProjectorStats:
     requested: int = 0
     projected: int = 0
     current: int = 0
+    busy: int = 0  # tries left for later: another process was projecting the department
     latencies: list[float] = field(default_factory=list)  # commit → stored, seconds
 
 
@@ -46,7 +48,9 @@ class Projector:
         self._db = database
         self.background = background
         self.stats = ProjectorStats()
-        self._pending: dict[tuple[int, int], tuple[Pending, float]] = {}
+        # per department: the request, its oldest commit (monotonic) and, once bumped, the
+        # change sequence its projection must cover (None: a change not yet bumped)
+        self._pending: dict[tuple[int, int], tuple[Pending, float, int | None]] = {}
         self._guard = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -78,9 +82,9 @@ class Projector:
                     key = (job.tenant_id, job.department_id)
                     earlier = self._pending.get(key)
                     if earlier is None:
-                        self._pending[key] = (job, committed)
+                        self._pending[key] = (job, committed, None)
                     else:  # the latency is counted from the oldest change still waiting
-                        self._pending[key] = (merged(earlier[0], job), earlier[1])
+                        self._pending[key] = (merged(earlier[0], job), earlier[1], None)
                 self._idle.clear()
         if self.background:
             self._wake.set()
@@ -88,32 +92,61 @@ class Projector:
         for job in jobs:
             self._run(job, committed)
 
-    def drain(self) -> int:
-        """Run every pending job now (one projection per department); return how many ran."""
+    def drain(self, *, wait: bool = True) -> int:
+        """Run every pending job now (one projection per department); return how many ran.
+
+        With ``wait=False`` (the thread) a department another process is projecting right now
+        stays pending, already bumped, and is tried again shortly (``RETRY``): by then that
+        projection usually covers it, and the try is one read.
+        """
         with self._guard:
             batch = list(self._pending.values())
             self._pending.clear()
-        for job, committed in batch:
+        for job, committed, seq in batch:
             try:
-                self._run(job, committed)
-            except Exception:  # the next change re-asks; the ticker-free design needs no retry
+                run = self._run(job, committed, seq, wait=wait)
+            except Exception:  # the next change re-asks; the ticker's sweep repairs the rest
                 log.exception("projection of department %s failed", job.department_id)
+                continue
+            if run.status == "busy":
+                self._again(job, committed, run.seq)
         with self._guard:
             if not self._pending:
                 self._idle.set()
         return len(batch)
 
+    def _again(self, job: Pending, committed: float, seq: int) -> None:
+        """Keep a busy department pending with its bump (a newer change needs its own)."""
+        key = (job.tenant_id, job.department_id)
+        with self._guard:
+            newer = self._pending.get(key)
+            if newer is None:
+                self._pending[key] = (job, committed, seq)
+            else:
+                self._pending[key] = (merged(job, newer[0]), committed, None)
+            self.stats.busy += 1
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is pending (tests, benches)."""
         return self._idle.wait(timeout)
 
-    def _run(self, job: Pending, committed: float) -> ProjectionRun:
-        run = reproject(self._db, job.tenant_id, job.department_id, job.now, include=job.include)
+    def _run(
+        self, job: Pending, committed: float, seq: int | None = None, *, wait: bool = True
+    ) -> ProjectionRun:
+        run = reproject(
+            self._db,
+            job.tenant_id,
+            job.department_id,
+            job.now,
+            include=job.include,
+            seq=seq,
+            wait=wait,
+        )
         with self._guard:
             if run.status == "projected":
                 self.stats.projected += 1
                 self.stats.latencies.append(time.monotonic() - committed)
-            else:
+            elif run.status == "current":
                 self.stats.current += 1
         return run
 
@@ -134,9 +167,11 @@ class Projector:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(1.0)
+            with self._guard:
+                retry = bool(self._pending)  # left busy by the last drain
+            self._wake.wait(RETRY if retry else 1.0)
             self._wake.clear()
-            self.drain()
+            self.drain(wait=False)
 
 
 def reproject(
@@ -146,14 +181,20 @@ def reproject(
     now: dt.datetime,
     *,
     include: int | None = None,
+    seq: int | None = None,
+    wait: bool = True,
 ) -> ProjectionRun:
     """Bump the department's change sequence, then project it: two short transactions, the
     bump committed first (``core.queue.projection``). The projector's job after a commit and
-    the ticker's repair of a lost one (``workers.ticker.repair_projections``)."""
+    the ticker's repair of a lost one (``workers.ticker.repair_projections``). ``seq``: the
+    bump was made already (a retry of a ``busy`` job); ``wait``: see ``project_department``."""
+    if seq is None:
+        with database.transaction(ALL_TENANTS) as session:
+            seq = mark_dirty(session, tenant_id, department_id)
     with database.transaction(ALL_TENANTS) as session:
-        seq = mark_dirty(session, tenant_id, department_id)
-    with database.transaction(ALL_TENANTS) as session:
-        return project_department(session, tenant_id, department_id, now, seq=seq, include=include)
+        return project_department(
+            session, tenant_id, department_id, now, seq=seq, include=include, wait=wait
+        )
 
 
 def install_projector(database: Database, *, background: bool = True) -> Callable[[], None]:

@@ -43,6 +43,7 @@ _BUMP = text(
     "DO UPDATE SET dirty_seq = queue_projections.dirty_seq + 1 RETURNING dirty_seq"
 )
 _LOCK = text("SELECT pg_advisory_xact_lock(:cls, :d)")
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:cls, :d)")
 _READ = text(
     "SELECT dirty_seq, projected_seq FROM queue_projections WHERE tenant_id = :t "
     "AND department_id = :d"
@@ -119,7 +120,8 @@ def mark_dirty(session: Session, tenant_id: int, department_id: int) -> int:
 
 @dataclass(frozen=True)
 class ProjectionRun:
-    """What one projection job did: ``current`` (already covered) or ``projected``."""
+    """What one projection job did: ``current`` (already covered), ``projected``, or ``busy``
+    (``wait=False`` and another transaction is projecting the department: ask again later)."""
 
     status: str
     seq: int
@@ -134,16 +136,24 @@ def project_department(
     *,
     seq: int = 0,
     include: int | None = None,
+    wait: bool = True,
 ) -> ProjectionRun:
     """Re-project the department unless a projection already covers change ``seq``.
 
     Takes the department's projection lock until commit (advisory on PostgreSQL, the writer
-    lock on SQLite), then reads the sequence before the line (see the module docstring).
+    lock on SQLite), then reads the sequence before the line (see the module docstring). With
+    ``wait=False`` (PostgreSQL) a department another process is projecting right now is left
+    (``busy``): that projection, or the caller's next try, covers the change; processes then
+    take turns instead of each projecting the same burst.
     """
     connection = session.connection()
     params = {"t": tenant_id, "d": department_id}
     if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK, {"cls": LOCK_CLASS, "d": department_id})
+        lock = {"cls": LOCK_CLASS, "d": department_id}
+        if wait:
+            connection.execute(_LOCK, lock)
+        elif not connection.execute(_TRY_LOCK, lock).scalar():
+            return ProjectionRun("busy", seq)
     row = connection.execute(_READ, params).first()
     dirty, projected = (0, 0) if row is None else (int(row[0]), int(row[1]))
     if row is not None and projected >= (seq or dirty):

@@ -309,3 +309,34 @@ def test_projection_latency_counts_from_the_oldest_change_waiting(db, projector)
     _issue(db, clinic, clock, patients[1], doctor_id)  # merged into the first's request
     assert p.drain() == 1
     assert p.stats.latencies[0] >= 0.3  # not the 0 s since the second change
+
+
+@pytest.mark.postgres_only
+def test_a_department_another_process_is_projecting_is_tried_again_not_waited_for(db, projector):
+    """The thread does not queue behind another process's projection of the same department:
+    it keeps the job (already bumped) and, once that projection covered it, only reads."""
+    if db.dialect != "postgresql":
+        pytest.skip("the projection lock is PostgreSQL's advisory lock")
+    from sqlalchemy import text
+
+    from core.queue.projection import LOCK_CLASS, project_department
+
+    clinic, (doctor_id,), patients = _clinic(db, 3)
+    clock = FrozenClock(NOW)
+    p = projector(background=True)
+    _issue(db, clinic, clock, patients[0], doctor_id)
+    dept = clinic.department.id
+    with db.transaction("*") as other:  # another process is projecting the department
+        other.execute(text("SELECT pg_advisory_xact_lock(:c, :d)"), {"c": LOCK_CLASS, "d": dept})
+        assert p.drain(wait=False) == 1
+        assert (p.stats.busy, p.stats.projected) == (1, 0)
+        assert p.wait_idle(0) is False  # still pending, bumped
+    with db.transaction("*") as other:  # that process's projection covers the change
+        run = project_department(other, clinic.tenant_id, dept, NOW)
+        assert run.status == "projected"
+    assert p.drain(wait=False) == 1
+    assert (p.stats.projected, p.stats.current) == (0, 1)  # covered: one read, no projection
+    _issue(db, clinic, clock, patients[1], doctor_id)  # and a new change projects again
+    assert p.drain(wait=False) == 1 and p.stats.projected == 1
+    stored, fresh = _stored_vs_fresh(db, clinic, NOW)
+    assert stored == fresh and len(stored) == 2
