@@ -44,8 +44,9 @@ def at_0005(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database
             database.dispose()
 
 
-# Today's queue code reads and writes a few things later migrations add (0016, 0024); the day is
-# played with them in place and they are removed before 0006 runs, so the database is at 0005.
+# Today's queue code reads and writes a few things later migrations add (0016, 0024, 0026);
+# the day is played with them in place and they are removed before 0006 runs, so the database is
+# at 0005.
 _LATER_QUEUE_COLUMNS = ("issued_wait_minutes", "issued_spread_minutes")
 
 
@@ -59,7 +60,7 @@ def _later_queue_columns(engine: Engine) -> Iterator[None]:
         conn.execute(
             text(
                 "CREATE TABLE queue_projections (tenant_id BIGINT, department_id BIGINT, "
-                "eta_bias FLOAT, eta_early FLOAT, eta_late FLOAT)"
+                "eta_bias FLOAT, eta_early FLOAT, eta_late FLOAT, line_tails TEXT)"
             )
         )
     yield
