@@ -19,50 +19,15 @@ from core.errors import NotFound
 from core.queue.calling import call_next
 from core.queue.eta_calibration import PRIOR, Calibration, ErrorBand
 from core.queue.eta_projection import Z80, tail_estimate
-from core.queue.issuing import issue_token
 from core.queue.lifecycle import start_consultation
 from core.queue.line_tails import LineTails, Tail
-from db.models import Patient, QueueToken
+from db.models import QueueToken
 from db.models.queue import QueueProjection
-from tests.concurrency.test_queue_projection import _stored_vs_fresh
-from tests.support import add_doctor, make_clinic, set_queue_settings
+from tests.concurrency.test_queue_projection import _clinic, _issue, _stored_vs_fresh
 from workers.projector import Projector
 
 NOW = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.UTC)  # Monday 09:30 in India
 MIN = dt.timedelta(minutes=1)
-
-
-def _clinic(db, patients, doctors=1, strategy=None):
-    with db.transaction("*") as s:
-        clinic = make_clinic(s)
-        if strategy is not None:
-            set_queue_settings(s, clinic, strategy=strategy)
-        doctor_ids = [add_doctor(s, clinic).id for _ in range(doctors)]
-        ids = []
-        for i in range(patients):
-            p = Patient(
-                tenant_id=clinic.tenant_id,
-                code=f"PTAIL{i:04d}",
-                full_name=f"Tail {i}",
-                name_key=f"tail {i}",
-            )
-            s.add(p)
-            s.flush()
-            ids.append(p.id)
-    return clinic, doctor_ids, ids
-
-
-def _issue(db, clinic, clock, patient_id, doctor_id=None, kind="walk_in"):
-    actor = dataclasses.replace(clinic.receptionist, clock=clock)
-    with db.transaction(clinic.tenant_id) as s:
-        return issue_token(
-            s,
-            actor,
-            patient_id=patient_id,
-            department_id=clinic.department.id,
-            kind=kind,
-            doctor_id=doctor_id,
-        )
 
 
 @pytest.fixture

@@ -23,15 +23,17 @@ from core.queue.place import queue_place
 from core.queue.projection import Pending, merged
 from db.models import OutboxMessage, Patient, QueueToken
 from db.models.queue import QueueProjection
-from tests.support import add_doctor, make_clinic
+from tests.support import add_doctor, make_clinic, set_queue_settings
 from workers.projector import Projector
 
 NOW = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.UTC)
 
 
-def _clinic(db, patients, doctors=1):
+def _clinic(db, patients, doctors=1, strategy=None):
     with db.transaction("*") as s:
         clinic = make_clinic(s)
+        if strategy is not None:
+            set_queue_settings(s, clinic, strategy=strategy)
         doctor_ids = [add_doctor(s, clinic).id for _ in range(doctors)]
         ids = []
         for i in range(patients):
@@ -51,14 +53,14 @@ def _desk(clinic, clock):
     return dataclasses.replace(clinic.receptionist, clock=clock)
 
 
-def _issue(db, clinic, clock, patient_id, doctor_id=None):
+def _issue(db, clinic, clock, patient_id, doctor_id=None, kind="walk_in"):
     with db.transaction(clinic.tenant_id) as s:
         return issue_token(
             s,
             _desk(clinic, clock),
             patient_id=patient_id,
             department_id=clinic.department.id,
-            kind="walk_in",
+            kind=kind,
             doctor_id=doctor_id,
         )
 
